@@ -1,0 +1,104 @@
+//! A gateway filter: bearer-token authentication with a deny list.
+//!
+//! Configuration (`init`):
+//! - `deny`: comma-separated tokens to refuse with 403;
+//! - `public-prefix`: paths under it pass without a token (default `/public/`).
+//!
+//! Requests without `authorization: Bearer <token>` get 401; a denied token
+//! gets 403; any other token is forwarded with `x-auth-user: <token>` set and
+//! the `authorization` header removed.
+
+use std::cell::RefCell;
+
+use exports::wasmplug::gateway::filter::Guest as Filter;
+use exports::wasmplug::plugin::plugin::{Guest as Plugin, Metadata};
+use wasmplug::gateway::types::{Rejection, Request, Rewrite, Verdict};
+use wasmplug::plugin::log::{Level, log};
+
+wit_bindgen::generate!({
+    path: ["../../wit/plugin", "../../wit/gateway"],
+    world: "wasmplug:gateway/gateway-filter",
+    generate_all,
+});
+
+struct Settings {
+    deny: Vec<String>,
+    public_prefix: String,
+}
+
+thread_local! {
+    static SETTINGS: RefCell<Settings> = RefCell::new(Settings {
+        deny: Vec::new(),
+        public_prefix: "/public/".into(),
+    });
+}
+
+struct AuthFilter;
+
+impl Plugin for AuthFilter {
+    fn get_metadata() -> Metadata {
+        Metadata {
+            name: "auth-filter".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description: "Bearer-token authentication with a deny list".into(),
+        }
+    }
+
+    fn init(config: Vec<(String, String)>) -> Result<(), String> {
+        SETTINGS.with_borrow_mut(|s| {
+            for (key, value) in config {
+                match key.as_str() {
+                    "deny" => {
+                        s.deny = value
+                            .split(',')
+                            .map(str::trim)
+                            .filter(|t| !t.is_empty())
+                            .map(String::from)
+                            .collect();
+                    }
+                    "public-prefix" => s.public_prefix = value,
+                    other => return Err(format!("unknown setting `{other}`")),
+                }
+            }
+            log(
+                Level::Debug,
+                &format!("auth-filter: {} denied tokens", s.deny.len()),
+            );
+            Ok(())
+        })
+    }
+
+    fn shutdown() {}
+}
+
+impl Filter for AuthFilter {
+    fn on_request(req: Request) -> Verdict {
+        SETTINGS.with_borrow(|s| {
+            if req.path.starts_with(&s.public_prefix) {
+                return Verdict::Allow;
+            }
+            let token = req
+                .headers
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+                .and_then(|(_, value)| value.strip_prefix("Bearer "));
+            match token {
+                None => Verdict::Reject(Rejection {
+                    status: 401,
+                    reason: "missing bearer token".into(),
+                }),
+                Some(token) if s.deny.iter().any(|d| d == token) => Verdict::Reject(Rejection {
+                    status: 403,
+                    reason: format!("token `{token}` is denied"),
+                }),
+                Some(token) => Verdict::Rewrite(Rewrite {
+                    path: None,
+                    set_headers: vec![("x-auth-user".into(), token.into())],
+                    remove_headers: vec!["authorization".into()],
+                }),
+            }
+        })
+    }
+}
+
+export!(AuthFilter);

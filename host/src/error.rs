@@ -1,0 +1,227 @@
+//! The one error type of the crate.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::digest::Digest;
+
+/// Where a plugin's bytes came from, for error messages.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Origin {
+    /// A file, by the path it was opened with (canonicalised when possible).
+    File(PathBuf),
+    /// Bytes handed over in memory, with the label the embedder gave them.
+    Bytes(String),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::File(path) => write!(f, "{}", path.display()),
+            Origin::Bytes(label) => write!(f, "<bytes: {label}>"),
+        }
+    }
+}
+
+/// Everything that can go wrong loading or calling a plugin.
+///
+/// Every variant names the plugin (by origin before its metadata is known, by
+/// `name@version` after) and what was wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The plugin file could not be read.
+    #[error("cannot read plugin file {}: {source}", path.display())]
+    Io {
+        /// The path as given.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The bytes are not WebAssembly at all (no `\0asm` magic).
+    #[error(
+        "{origin} is not a WebAssembly file (it starts with {head:02x?}, not the `\\0asm` magic)"
+    )]
+    NotWasm {
+        /// Where the bytes came from.
+        origin: Origin,
+        /// The first bytes found instead of the magic.
+        head: Vec<u8>,
+    },
+
+    /// The file is a core Wasm module, not a component.
+    #[error(
+        "{origin} is a core WebAssembly module, not a component: build the plugin for \
+         `wasm32-wasip2` (or wrap it with `wasm-tools component new`)"
+    )]
+    CoreModule {
+        /// Where the bytes came from.
+        origin: Origin,
+    },
+
+    /// The file ends in the middle of the binary: a partial copy or download.
+    #[error("{origin} is truncated: {len} bytes, but the binary needs more ({detail})")]
+    Truncated {
+        /// Where the bytes came from.
+        origin: Origin,
+        /// How many bytes there were.
+        len: usize,
+        /// Where the parser ran out.
+        detail: String,
+    },
+
+    /// The component is not valid (wasmtime refused to compile it).
+    #[error("{origin} is not a valid component: {reason}")]
+    Malformed {
+        /// Where the bytes came from.
+        origin: Origin,
+        /// What the validator or compiler said.
+        reason: String,
+    },
+
+    /// The component exports no interface of the contract's package.
+    #[error(
+        "{origin} does not implement contract `{contract}`: it exports no interface of \
+         that package (it exports: {exports})"
+    )]
+    NotImplemented {
+        /// Where the bytes came from.
+        origin: Origin,
+        /// The contract the host asked for, e.g. `wasmplug:demo@1.0.0`.
+        contract: String,
+        /// The component's top-level export names, comma separated.
+        exports: String,
+    },
+
+    /// The component implements the contract's package at a version the host
+    /// does not support (a different semver-major, or 0.x minor).
+    #[error(
+        "{origin} implements `{found}`, but this host supports `{supported}` \
+         (semver-compatible versions only)"
+    )]
+    UnsupportedContract {
+        /// Where the bytes came from.
+        origin: Origin,
+        /// What the plugin exports, e.g. `wasmplug:demo/api@2.0.0`.
+        found: String,
+        /// What the host was built against, e.g. `wasmplug:demo@1.0.0`.
+        supported: String,
+    },
+
+    /// An export the contract requires is missing or has another type.
+    #[error("{origin} does not match its contract's exports: {reason}")]
+    Export {
+        /// Where the bytes came from.
+        origin: Origin,
+        /// Which export is missing or mistyped, as wasmtime reported it.
+        reason: String,
+    },
+
+    /// The component imports something the host does not provide, or
+    /// provides with another type.
+    #[error("{origin} imports what this host does not provide: {reason}")]
+    Import {
+        /// Where the bytes came from.
+        origin: Origin,
+        /// Which import failed to resolve, as wasmtime reported it.
+        reason: String,
+    },
+
+    /// The plugin's metadata is unusable (empty name, version not semver).
+    #[error("{origin} has invalid metadata: {reason}")]
+    Metadata {
+        /// Where the bytes came from.
+        origin: Origin,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A different file already claims this plugin's name and version.
+    ///
+    /// Go's `plugin.Open` panics the process on this ("plugin already loaded");
+    /// wasmplug refuses the second file and keeps serving the first.
+    #[error(
+        "plugin {name}@{version} is already loaded from {loaded_origin} (sha256 {loaded}); \
+         {new_origin} claims the same name and version with different content (sha256 {new})"
+    )]
+    Conflict {
+        /// The plugin name both files claim.
+        name: String,
+        /// The version both files claim.
+        version: String,
+        /// Digest of the plugin that is loaded.
+        loaded: Digest,
+        /// Where the loaded plugin came from.
+        loaded_origin: Origin,
+        /// Digest of the file that was refused.
+        new: Digest,
+        /// Where the refused file came from.
+        new_origin: Origin,
+    },
+
+    /// The plugin's `init` returned an error; the plugin was not loaded.
+    #[error("plugin {plugin} refused to initialise: {message}")]
+    Init {
+        /// `name@version`.
+        plugin: String,
+        /// The plugin's own error text.
+        message: String,
+    },
+
+    /// Guest code trapped (or a host call failed) while running `export`.
+    /// The instance that trapped is not reused.
+    #[error("plugin {plugin} trapped in `{export}`: {reason}")]
+    Trap {
+        /// `name@version`.
+        plugin: String,
+        /// The export being called (or `instantiate`).
+        export: String,
+        /// The trap code, if the failure was a Wasm trap.
+        code: Option<wasmtime::Trap>,
+        /// The full error, with the guest backtrace where available.
+        reason: String,
+    },
+
+    /// A dynamic lookup named an export the plugin does not have.
+    #[error("plugin {plugin} has no function export `{export}`")]
+    NoSuchExport {
+        /// `name@version`.
+        plugin: String,
+        /// The name looked up.
+        export: String,
+    },
+
+    /// A dynamic lookup asked for a signature the export does not have.
+    #[error(
+        "plugin {plugin}: export `{export}` has signature `{actual}`, \
+         but the host asked for `{expected}`"
+    )]
+    Signature {
+        /// `name@version`.
+        plugin: String,
+        /// The export looked up.
+        export: String,
+        /// The Rust types the host asked for.
+        expected: String,
+        /// The export's WIT signature.
+        actual: String,
+    },
+
+    /// The engine could not be created or configured.
+    #[error("cannot configure the wasmtime engine: {reason}")]
+    Engine {
+        /// What wasmtime said.
+        reason: String,
+    },
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Renders a wasmtime error with its whole context chain on one line.
+pub(crate) fn chain(err: &wasmtime::Error) -> String {
+    format!("{err:#}")
+}

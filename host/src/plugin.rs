@@ -1,0 +1,605 @@
+//! Compiled plugins, their instances, and the shared live plugin handle.
+//!
+//! The cost structure is in the types: [`PluginPre`] is compiled, checked
+//! against its contract and pre-instantiated once; [`Instance`] is a cheap
+//! private instance made from it; [`Plugin`] is the one live, initialised
+//! instance the [`Runtime`](crate::Runtime) hands to every opener.
+
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{
+    Component, ComponentExportIndex, ComponentNamedList, Instance as WasmInstance, InstancePre,
+    Lift, Linker, Lower, TypedFunc,
+};
+use wasmtime::{Engine, Store};
+
+use crate::bindings::{Base, BaseIndices};
+use crate::contract::{Contract, PackageId};
+use crate::digest::Digest;
+use crate::error::{Error, Origin, Result, chain};
+use crate::inspect;
+use crate::metadata::Metadata;
+use crate::signature::{ExportedFunc, exported_funcs, func_signature};
+use crate::state::PluginState;
+
+/// The base contract every plugin implements.
+pub(crate) const BASE_PACKAGE: &str = "wasmplug:plugin@1.0.0";
+
+/// A plugin compiled, checked against its contract and pre-instantiated:
+/// everything expensive is done, and [`instantiate`](Self::instantiate) is
+/// cheap. Cloning shares it.
+pub struct PluginPre<C: Contract> {
+    inner: Arc<PreInner<C>>,
+}
+
+impl<C: Contract> Clone for PluginPre<C> {
+    fn clone(&self) -> Self {
+        PluginPre {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+struct PreInner<C: Contract> {
+    engine: Engine,
+    pre: InstancePre<PluginState>,
+    base: BaseIndices,
+    indices: C::Indices,
+    origin: Origin,
+    digest: Digest,
+    metadata: Metadata,
+    label: Arc<str>,
+    config: Vec<(String, String)>,
+}
+
+impl<C: Contract> PluginPre<C> {
+    /// Compiles and checks `bytes`, and makes the first (uninitialised)
+    /// instance to read the plugin's metadata.
+    pub(crate) fn compile(
+        engine: &Engine,
+        linker: &Linker<PluginState>,
+        origin: Origin,
+        bytes: &[u8],
+        digest: Digest,
+        config: Vec<(String, String)>,
+    ) -> Result<(Self, Instance<C>)> {
+        inspect::check(&origin, bytes)?;
+        let component = Component::new(engine, bytes).map_err(|e| Error::Malformed {
+            origin: origin.clone(),
+            reason: chain(&e),
+        })?;
+        check_package(engine, &origin, &component, BASE_PACKAGE)?;
+        check_package(engine, &origin, &component, C::PACKAGE)?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| Error::Import {
+                origin: origin.clone(),
+                reason: chain(&e),
+            })?;
+        let export_err = |e: wasmtime::Error| Error::Export {
+            origin: origin.clone(),
+            reason: chain(&e),
+        };
+        let base = BaseIndices::new(&pre).map_err(export_err)?;
+        let indices = C::indices(&pre).map_err(export_err)?;
+
+        let label: Arc<str> = Arc::from(origin_label(&origin));
+        let mut first =
+            Instance::<C>::raw(engine, &pre, &base, &indices, &origin, Arc::clone(&label))?;
+        let wit_metadata = first
+            .base
+            .wasmplug_plugin_plugin()
+            .call_get_metadata(&mut first.store)
+            .map_err(|e| trap(&label, Some("get-metadata"), &e))?;
+        let metadata = Metadata::check(&origin, wit_metadata)?;
+        let label: Arc<str> = Arc::from(metadata.to_string());
+        first.store.data_mut().set_label(Arc::clone(&label));
+
+        let plugin_pre = PluginPre {
+            inner: Arc::new(PreInner {
+                engine: engine.clone(),
+                pre,
+                base,
+                indices,
+                origin,
+                digest,
+                metadata,
+                label,
+                config,
+            }),
+        };
+        let first = first.into_instance(plugin_pre.clone());
+        Ok((plugin_pre, first))
+    }
+
+    /// Makes a fresh private instance and runs its `init` with the plugin's
+    /// configuration. Memory and state are not shared with other instances.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Init`] if the plugin's `init` refuses, [`Error::Trap`] if
+    /// instantiation or `init` traps.
+    pub fn instantiate(&self) -> Result<Instance<C>> {
+        let i = &self.inner;
+        let raw = Instance::<C>::raw(
+            &i.engine,
+            &i.pre,
+            &i.base,
+            &i.indices,
+            &i.origin,
+            Arc::clone(&i.label),
+        )?;
+        let mut instance = raw.into_instance(self.clone());
+        instance.init()?;
+        Ok(instance)
+    }
+
+    /// The plugin's checked metadata.
+    pub fn metadata(&self) -> &Metadata {
+        &self.inner.metadata
+    }
+
+    /// SHA-256 of the plugin's bytes.
+    pub fn digest(&self) -> Digest {
+        self.inner.digest
+    }
+
+    /// Where the plugin was loaded from.
+    pub fn origin(&self) -> &Origin {
+        &self.inner.origin
+    }
+
+    /// Every function the component exports, with its WIT signature.
+    pub fn exports(&self) -> Vec<ExportedFunc> {
+        exported_funcs(
+            &self.inner.engine,
+            &self.inner.pre.component().component_type(),
+        )
+    }
+
+    /// The wasmtime pre-instance, for embedders who need the raw API.
+    pub fn instance_pre(&self) -> &InstancePre<PluginState> {
+        &self.inner.pre
+    }
+
+    fn label(&self) -> &Arc<str> {
+        &self.inner.label
+    }
+}
+
+/// Checks that the component exports `package` at a version compatible with
+/// the one the host was built against.
+fn check_package(
+    engine: &Engine,
+    origin: &Origin,
+    component: &Component,
+    package: &str,
+) -> Result<()> {
+    let host = PackageId::parse(package)
+        .unwrap_or_else(|| panic!("contract package `{package}` is not `ns:name@semver`"));
+    let ty = component.component_type();
+    let mut names = Vec::new();
+    let mut found = false;
+    for (name, _) in ty.exports(engine) {
+        names.push(name.to_owned());
+        let Some(id) = PackageId::parse(name) else {
+            continue;
+        };
+        if id.name != host.name {
+            continue;
+        }
+        if !id.serves(&host) {
+            return Err(Error::UnsupportedContract {
+                origin: origin.clone(),
+                found: name.to_owned(),
+                supported: package.to_owned(),
+            });
+        }
+        found = true;
+    }
+    if found {
+        Ok(())
+    } else {
+        Err(Error::NotImplemented {
+            origin: origin.clone(),
+            contract: package.to_owned(),
+            exports: if names.is_empty() {
+                "nothing".into()
+            } else {
+                names.join(", ")
+            },
+        })
+    }
+}
+
+fn origin_label(origin: &Origin) -> String {
+    match origin {
+        Origin::File(path) => path.file_stem().map_or_else(
+            || path.display().to_string(),
+            |s| s.to_string_lossy().into_owned(),
+        ),
+        Origin::Bytes(label) => label.clone(),
+    }
+}
+
+pub(crate) fn trap(label: &str, export: Option<&str>, err: &wasmtime::Error) -> Error {
+    Error::Trap {
+        plugin: label.to_owned(),
+        export: export.map_or_else(|| "a typed call".to_owned(), |e| format!("`{e}`")),
+        code: err.downcast_ref::<wasmtime::Trap>().copied(),
+        reason: chain(err),
+    }
+}
+
+/// An instance before it knows its [`PluginPre`] (while the pre is built).
+struct RawInstance<C: Contract> {
+    store: Store<PluginState>,
+    instance: WasmInstance,
+    base: Base,
+    exports: C::Exports,
+}
+
+impl<C: Contract> RawInstance<C> {
+    fn into_instance(self, pre: PluginPre<C>) -> Instance<C> {
+        Instance {
+            store: self.store,
+            instance: self.instance,
+            base: self.base,
+            exports: self.exports,
+            pre,
+            initialised: false,
+            poisoned: false,
+        }
+    }
+}
+
+/// One instance of a plugin: its own store, memory and state. Made by
+/// [`PluginPre::instantiate`]; runs the plugin's `shutdown` when dropped.
+pub struct Instance<C: Contract> {
+    store: Store<PluginState>,
+    instance: WasmInstance,
+    base: Base,
+    exports: C::Exports,
+    pre: PluginPre<C>,
+    initialised: bool,
+    poisoned: bool,
+}
+
+impl<C: Contract> Instance<C> {
+    fn raw(
+        engine: &Engine,
+        pre: &InstancePre<PluginState>,
+        base: &BaseIndices,
+        indices: &C::Indices,
+        origin: &Origin,
+        label: Arc<str>,
+    ) -> Result<RawInstance<C>> {
+        let mut store = Store::new(engine, PluginState::sandboxed(Arc::clone(&label)));
+        let instance = pre
+            .instantiate(&mut store)
+            .map_err(|e| trap(&label, Some("instantiate"), &e))?;
+        let export_err = |e: wasmtime::Error| Error::Export {
+            origin: origin.clone(),
+            reason: chain(&e),
+        };
+        let base = base.load(&mut store, &instance).map_err(export_err)?;
+        let exports = C::load(indices, &mut store, &instance).map_err(export_err)?;
+        Ok(RawInstance {
+            store,
+            instance,
+            base,
+            exports,
+        })
+    }
+
+    fn init(&mut self) -> Result<()> {
+        let config = &self.pre.inner.config;
+        let outcome = self
+            .base
+            .wasmplug_plugin_plugin()
+            .call_init(&mut self.store, config);
+        match outcome {
+            Ok(Ok(())) => {
+                self.initialised = true;
+                Ok(())
+            }
+            Ok(Err(message)) => Err(Error::Init {
+                plugin: self.pre.label().to_string(),
+                message,
+            }),
+            Err(e) => {
+                self.poisoned = true;
+                Err(trap(self.pre.label(), Some("init"), &e))
+            }
+        }
+    }
+
+    /// Calls the plugin through its typed exports. `f` gets the contract's
+    /// generated bindings and the store to pass to them.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Trap`] if the guest traps; the instance is then poisoned and
+    /// every later call fails with the same kind of error without running
+    /// guest code (a trapped instance may be in any state).
+    pub fn call<T>(
+        &mut self,
+        f: impl FnOnce(&C::Exports, &mut Store<PluginState>) -> wasmtime::Result<T>,
+    ) -> Result<T> {
+        if self.poisoned {
+            return Err(self.poisoned_error());
+        }
+        f(&self.exports, &mut self.store).map_err(|e| {
+            self.poisoned = true;
+            trap(self.pre.label(), None, &e)
+        })
+    }
+
+    fn poisoned_error(&self) -> Error {
+        Error::Trap {
+            plugin: self.pre.label().to_string(),
+            export: "a typed call".into(),
+            code: None,
+            reason: "this instance trapped earlier and is not reused".into(),
+        }
+    }
+
+    /// The plugin this is an instance of.
+    pub fn pre(&self) -> &PluginPre<C> {
+        &self.pre
+    }
+
+    /// Whether a trap left this instance unusable.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+}
+
+impl<C: Contract> Drop for Instance<C> {
+    fn drop(&mut self) {
+        if self.initialised && !self.poisoned {
+            if let Err(e) = self
+                .base
+                .wasmplug_plugin_plugin()
+                .call_shutdown(&mut self.store)
+            {
+                tracing::warn!(target: "wasmplug", plugin = &*self.pre.inner.label, "shutdown failed: {e:#}");
+            }
+        }
+    }
+}
+
+/// The live plugin: one initialised instance shared by everyone who opened
+/// the same plugin. Cloning is cheap and shares it; calls are serialised.
+///
+/// After a trap the instance is discarded and the next call runs on a fresh
+/// one (its `init` runs again); the trap itself is returned as
+/// [`Error::Trap`]. The plugin is unloaded when the last clone is dropped.
+pub struct Plugin<C: Contract> {
+    inner: Arc<PluginInner<C>>,
+}
+
+impl<C: Contract> Clone for Plugin<C> {
+    fn clone(&self) -> Self {
+        Plugin {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+struct PluginInner<C: Contract> {
+    pre: PluginPre<C>,
+    live: Mutex<Live<C>>,
+}
+
+struct Live<C: Contract> {
+    instance: Instance<C>,
+    /// Bumped each time the instance is replaced after a trap.
+    generation: u64,
+}
+
+impl<C: Contract> Plugin<C> {
+    /// Runs `init` on the first instance and makes it the live one.
+    pub(crate) fn start(pre: PluginPre<C>, mut first: Instance<C>) -> Result<Self> {
+        first.init()?;
+        Ok(Plugin {
+            inner: Arc::new(PluginInner {
+                pre,
+                live: Mutex::new(Live {
+                    instance: first,
+                    generation: 0,
+                }),
+            }),
+        })
+    }
+
+    /// The plugin's checked metadata.
+    pub fn metadata(&self) -> &Metadata {
+        self.inner.pre.metadata()
+    }
+
+    /// SHA-256 of the plugin's bytes: its identity.
+    pub fn digest(&self) -> Digest {
+        self.inner.pre.digest()
+    }
+
+    /// Where the plugin was loaded from.
+    pub fn origin(&self) -> &Origin {
+        self.inner.pre.origin()
+    }
+
+    /// The compiled plugin, to make more (private) instances cheaply.
+    pub fn pre(&self) -> &PluginPre<C> {
+        &self.inner.pre
+    }
+
+    /// Every function the plugin exports, with its WIT signature.
+    pub fn exports(&self) -> Vec<ExportedFunc> {
+        self.inner.pre.exports()
+    }
+
+    /// Whether `a` and `b` are the same live plugin.
+    pub fn ptr_eq(a: &Self, b: &Self) -> bool {
+        Arc::ptr_eq(&a.inner, &b.inner)
+    }
+
+    pub(crate) fn downgrade(&self) -> std::sync::Weak<dyn std::any::Any + Send + Sync> {
+        let weak: std::sync::Weak<PluginInner<C>> = Arc::downgrade(&self.inner);
+        weak
+    }
+
+    pub(crate) fn from_any(any: Arc<dyn std::any::Any + Send + Sync>) -> Option<Self> {
+        any.downcast::<PluginInner<C>>()
+            .ok()
+            .map(|inner| Plugin { inner })
+    }
+
+    /// Calls the plugin through its typed exports: `f` gets the contract's
+    /// generated bindings and the store to pass to them.
+    ///
+    /// ```ignore
+    /// let v = plugin.call(|demo, store| demo.wasmplug_demo_api().call_get_v(store))?;
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Trap`] if the guest traps. The trapped instance is dropped;
+    /// the next call instantiates a fresh one, whose `init` may fail with
+    /// [`Error::Init`].
+    pub fn call<T>(
+        &self,
+        f: impl FnOnce(&C::Exports, &mut Store<PluginState>) -> wasmtime::Result<T>,
+    ) -> Result<T> {
+        let mut live = self.live()?;
+        live.instance.call(f)
+    }
+
+    /// Locks the live instance, replacing it first if a trap poisoned it.
+    fn live(&self) -> Result<MutexGuard<'_, Live<C>>> {
+        let mut live = self
+            .inner
+            .live
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if live.instance.poisoned {
+            tracing::warn!(
+                target: "wasmplug",
+                plugin = &**self.inner.pre.label(),
+                "replacing an instance that trapped; init runs again"
+            );
+            live.instance = self.inner.pre.instantiate()?;
+            live.generation += 1;
+        }
+        Ok(live)
+    }
+
+    /// Go's `Lookup`, typed: finds the function export `name`
+    /// (`interface#function`, e.g. `wasmplug:demo/api@1.0.0#get-v`, or a
+    /// world-level `function`) and checks it has the signature `fn(P) -> R`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchExport`] if there is no such function,
+    /// [`Error::Signature`] (expected and actual signatures) if its type
+    /// differs.
+    pub fn lookup<P, R>(&self, name: &str) -> Result<TypedExport<'_, C, P, R>>
+    where
+        P: ComponentNamedList + Lower + Send + Sync + 'static,
+        R: ComponentNamedList + Lift + Send + Sync + 'static,
+    {
+        let label = self.inner.pre.label();
+        let component = self.inner.pre.inner.pre.component();
+        let no_such = || Error::NoSuchExport {
+            plugin: label.to_string(),
+            export: name.to_owned(),
+        };
+        let (item, index) = match name.split_once('#') {
+            Some((iface, func)) => {
+                let parent = component
+                    .get_export_index(None, iface)
+                    .ok_or_else(no_such)?;
+                component
+                    .get_export(Some(&parent), func)
+                    .ok_or_else(no_such)?
+            }
+            None => component.get_export(None, name).ok_or_else(no_such)?,
+        };
+        let ComponentItem::ComponentFunc(func_ty) = item else {
+            return Err(no_such());
+        };
+        let mut live = self.live()?;
+        let generation = live.generation;
+        let instance = live.instance.instance;
+        let func = instance
+            .get_typed_func::<P, R>(&mut live.instance.store, &index)
+            .map_err(|_| Error::Signature {
+                plugin: label.to_string(),
+                export: name.to_owned(),
+                expected: format!(
+                    "fn{} -> {}",
+                    std::any::type_name::<P>(),
+                    std::any::type_name::<R>()
+                ),
+                actual: func_signature(&func_ty),
+            })?;
+        Ok(TypedExport {
+            plugin: self,
+            name: name.to_owned(),
+            index,
+            func,
+            generation,
+            _types: PhantomData,
+        })
+    }
+}
+
+/// A function export found by [`Plugin::lookup`], with its signature checked.
+pub struct TypedExport<'p, C: Contract, P, R> {
+    plugin: &'p Plugin<C>,
+    name: String,
+    index: ComponentExportIndex,
+    func: TypedFunc<P, R>,
+    generation: u64,
+    _types: PhantomData<fn(P) -> R>,
+}
+
+impl<C: Contract, P, R> TypedExport<'_, C, P, R>
+where
+    P: ComponentNamedList + Lower + Send + Sync + 'static,
+    R: ComponentNamedList + Lift + Send + Sync + 'static,
+{
+    /// Calls the export on the plugin's live instance.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Trap`] if the guest traps (see [`Plugin::call`]).
+    pub fn call(&self, params: P) -> Result<R> {
+        let label = self.plugin.inner.pre.label();
+        let mut live = self.plugin.live()?;
+        let Live {
+            instance,
+            generation,
+        } = &mut *live;
+        let func = if *generation == self.generation {
+            self.func
+        } else {
+            // The instance was replaced after a trap: resolve again (same
+            // component, so the type check cannot fail differently).
+            instance
+                .instance
+                .get_typed_func::<P, R>(&mut instance.store, &self.index)
+                .map_err(|e| trap(label, Some(&self.name), &e))?
+        };
+        func.call(&mut instance.store, params).map_err(|e| {
+            instance.poisoned = true;
+            trap(label, Some(&self.name), &e)
+        })
+    }
+
+    /// The name it was looked up by.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}

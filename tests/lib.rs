@@ -1,0 +1,1 @@
+//! wasmplug's integration tests live in `suite/`; this library is empty.
