@@ -30,5 +30,6 @@ crate::contract! {
         world: "wasmplug:gateway/gateway-filter",
         path: ["../wit/plugin", "../wit/gateway"],
         bindings: gateway::{GatewayFilter, GatewayFilterIndices},
+        derives: [PartialEq, Eq],
     }
 }

@@ -34,40 +34,53 @@ pub(crate) fn check(origin: &Origin, bytes: &[u8]) -> Result<(), Error> {
     check_complete(origin, bytes)
 }
 
-/// Walks the binary's sections without validating them. A parser that still
-/// wants data while bytes remain, or inside a nested module, means the file
-/// was cut short.
+/// Walks the top-level sections without validating them. Each section
+/// declares its size, so the file is complete when every section's range
+/// fits in it and the parser is not left wanting more.
 fn check_complete(origin: &Origin, bytes: &[u8]) -> Result<(), Error> {
+    let truncated = |detail: String| Error::Truncated {
+        origin: origin.clone(),
+        len: bytes.len(),
+        detail,
+    };
     let mut parser = Parser::new(0);
     let mut offset = 0;
-    let mut depth = 0usize;
     loop {
         match parser.parse(&bytes[offset..], false) {
-            // Malformed, not truncated: wasmtime reports it in full.
+            // Malformed rather than truncated: wasmtime reports it in full.
             Err(_) => return Ok(()),
+            Ok(Chunk::NeedMoreData(_)) if offset == bytes.len() => return Ok(()),
             Ok(Chunk::NeedMoreData(hint)) => {
-                if offset == bytes.len() && depth == 0 {
-                    return Ok(());
-                }
-                return Err(Error::Truncated {
-                    origin: origin.clone(),
-                    len: bytes.len(),
-                    detail: format!("at offset {offset}, {hint} more bytes expected"),
-                });
+                return Err(truncated(format!(
+                    "at offset {offset}, {hint} more bytes expected"
+                )));
             }
             Ok(Chunk::Parsed { consumed, payload }) => {
                 offset += consumed;
-                match payload {
-                    Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => {
-                        depth += 1;
+                // Nested modules and components, and code sections, are not
+                // walked: their declared ranges must fit, and are skipped.
+                let skip = match payload {
+                    Payload::ModuleSection {
+                        unchecked_range, ..
                     }
-                    Payload::End(_) => {
-                        if depth == 0 {
-                            return Ok(());
-                        }
-                        depth -= 1;
+                    | Payload::ComponentSection {
+                        unchecked_range, ..
+                    } => Some(unchecked_range),
+                    Payload::CodeSectionStart { range, .. } => {
+                        parser.skip_section();
+                        Some(range)
                     }
-                    _ => {}
+                    Payload::End(_) => return Ok(()),
+                    _ => None,
+                };
+                if let Some(range) = skip {
+                    if range.end > bytes.len() {
+                        return Err(truncated(format!(
+                            "a section at offset {} ends at {}",
+                            range.start, range.end
+                        )));
+                    }
+                    offset = range.end;
                 }
             }
         }

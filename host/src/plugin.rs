@@ -214,6 +214,48 @@ fn check_package(
     }
 }
 
+/// wasmtime's type-check error says what differs (`expected `s64` found
+/// `s32``) but not in which function: name the contract's functions whose
+/// signature in the plugin has the type found, so the author can find it.
+fn explain_mismatch<C: Contract>(
+    engine: &Engine,
+    component: &Component,
+    err: &wasmtime::Error,
+) -> String {
+    let message = chain(err);
+    let Some(found) = message
+        .rsplit_once("found `")
+        .and_then(|(_, rest)| rest.split_once('`'))
+        .map(|(t, _)| t)
+    else {
+        return message;
+    };
+    let package = PackageId::parse(C::PACKAGE)
+        .map(|p| p.name)
+        .unwrap_or_default();
+    let suspects: Vec<String> = exported_funcs(engine, &component.component_type())
+        .into_iter()
+        .filter(|f| {
+            let interface = f.name.split_once('#').map_or(f.name.as_str(), |(i, _)| i);
+            PackageId::parse(interface).is_some_and(|p| p.name == package)
+        })
+        .filter(|f| {
+            f.signature
+                .split(|c: char| !(c.is_alphanumeric() || c == '-'))
+                .any(|word| word == found)
+        })
+        .map(|f| format!("`{}`: {}", f.name, f.signature))
+        .collect();
+    if suspects.is_empty() {
+        message
+    } else {
+        format!(
+            "{message} (the plugin's functions with `{found}`: {})",
+            suspects.join("; ")
+        )
+    }
+}
+
 fn origin_label(origin: &Origin) -> String {
     match origin {
         Origin::File(path) => path.file_stem().map_or_else(
@@ -285,7 +327,10 @@ impl<C: Contract> Instance<C> {
             reason: chain(&e),
         };
         let base = base.load(&mut store, &instance).map_err(export_err)?;
-        let exports = C::load(indices, &mut store, &instance).map_err(export_err)?;
+        let exports = C::load(indices, &mut store, &instance).map_err(|e| Error::Export {
+            origin: origin.clone(),
+            reason: explain_mismatch::<C>(engine, pre.component(), &e),
+        })?;
         Ok(RawInstance {
             store,
             instance,

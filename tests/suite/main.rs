@@ -1,0 +1,8 @@
+//! wasmplug's integration tests: one binary. The guest plugins are built
+//! once per run by `xtask::build_guests` (see `support`).
+
+mod custom_contract;
+mod demo;
+mod errors;
+mod gateway;
+mod support;
