@@ -62,17 +62,23 @@ pub trait Contract: Send + Sync + 'static {
 /// Binds a WIT world to a [`Contract`] type: runs wasmtime's `bindgen!` for
 /// it into a module and implements [`Contract`] for a new unit struct.
 ///
-/// ```ignore
+/// ```no_run
 /// wasmplug::contract! {
 ///     /// Our gateway's request filters.
 ///     pub struct Filters {
-///         package: "acme:filters@1.2.0",
-///         world: "acme:filters/filter",
-///         path: ["wit/plugin", "wit/filters"],
-///         bindings: filters::{Filter, FilterIndices},
-///         imports: [acme::filters::host_clock],
+///         package: "wasmplug:gateway@1.0.0",
+///         world: "wasmplug:gateway/gateway-filter",
+///         path: ["../wit/plugin", "../wit/gateway"],
+///         bindings: filters::{GatewayFilter, GatewayFilterIndices},
+///         derives: [PartialEq],
 ///     }
 /// }
+///
+/// # fn main() -> Result<(), wasmplug::Error> {
+/// let runtime = wasmplug::Runtime::new()?;
+/// let plugin = runtime.open::<Filters>("auth-filter.wasm")?;
+/// # Ok(())
+/// # }
 /// ```
 ///
 /// `path` is relative to the calling crate's `Cargo.toml`, and must reach

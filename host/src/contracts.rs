@@ -1,5 +1,5 @@
-//! The contracts bundled with wasmplug, as examples of [`contract!`]
-//! (`crate::contract!`) and for the bundled plugins and benches.
+//! The contracts bundled with wasmplug, as examples of [`contract!`](crate::contract!)
+//! and for the bundled plugins and benches.
 
 crate::contract! {
     /// The seed article's demo1 plugin: `V`, `F` and `Foo.M1`

@@ -143,24 +143,8 @@ pub enum Error {
     ///
     /// Go's `plugin.Open` panics the process on this ("plugin already loaded");
     /// wasmplug refuses the second file and keeps serving the first.
-    #[error(
-        "plugin {name}@{version} is already loaded from {loaded_origin} (sha256 {loaded}); \
-         {new_origin} claims the same name and version with different content (sha256 {new})"
-    )]
-    Conflict {
-        /// The plugin name both files claim.
-        name: String,
-        /// The version both files claim.
-        version: String,
-        /// Digest of the plugin that is loaded.
-        loaded: Digest,
-        /// Where the loaded plugin came from.
-        loaded_origin: Origin,
-        /// Digest of the file that was refused.
-        new: Digest,
-        /// Where the refused file came from.
-        new_origin: Origin,
-    },
+    #[error("{0}")]
+    Conflict(Box<Conflict>),
 
     /// The plugin's `init` returned an error; the plugin was not loaded.
     #[error("plugin {plugin} refused to initialise: {message}")]
@@ -216,6 +200,36 @@ pub enum Error {
         /// What wasmtime said.
         reason: String,
     },
+}
+
+/// Two files claiming the same plugin name and version: see
+/// [`Error::Conflict`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Conflict {
+    /// The plugin name both files claim.
+    pub name: String,
+    /// The version both files claim.
+    pub version: String,
+    /// Digest of the plugin that is loaded.
+    pub loaded: Digest,
+    /// Where the loaded plugin came from.
+    pub loaded_origin: Origin,
+    /// Digest of the file that was refused.
+    pub new: Digest,
+    /// Where the refused file came from.
+    pub new_origin: Origin,
+}
+
+impl fmt::Display for Conflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "plugin {}@{} is already loaded from {} (sha256 {}); {} claims the same name and \
+             version with different content (sha256 {})",
+            self.name, self.version, self.loaded_origin, self.loaded, self.new_origin, self.new
+        )
+    }
 }
 
 /// `Result` with this crate's [`Error`].

@@ -70,7 +70,7 @@ mod state;
 
 pub use contract::Contract;
 pub use digest::Digest;
-pub use error::{Error, Origin, Result};
+pub use error::{Conflict, Error, Origin, Result};
 pub use metadata::Metadata;
 pub use plugin::{Instance, Plugin, PluginPre, TypedExport};
 pub use runtime::{Loader, Runtime, RuntimeBuilder};

@@ -404,14 +404,15 @@ impl<C: Contract> Instance<C> {
 
 impl<C: Contract> Drop for Instance<C> {
     fn drop(&mut self) {
-        if self.initialised && !self.poisoned {
-            if let Err(e) = self
-                .base
-                .wasmplug_plugin_plugin()
-                .call_shutdown(&mut self.store)
-            {
-                tracing::warn!(target: "wasmplug", plugin = &*self.pre.inner.label, "shutdown failed: {e:#}");
-            }
+        if !self.initialised || self.poisoned {
+            return;
+        }
+        if let Err(e) = self
+            .base
+            .wasmplug_plugin_plugin()
+            .call_shutdown(&mut self.store)
+        {
+            tracing::warn!(target: "wasmplug", plugin = &*self.pre.inner.label, "shutdown failed: {e:#}");
         }
     }
 }
@@ -504,8 +505,12 @@ impl<C: Contract> Plugin<C> {
     /// Calls the plugin through its typed exports: `f` gets the contract's
     /// generated bindings and the store to pass to them.
     ///
-    /// ```ignore
+    /// ```no_run
+    /// # fn main() -> Result<(), wasmplug::Error> {
+    /// # let plugin = wasmplug::Runtime::new()?.open::<wasmplug::contracts::Demo>("demo1.wasm")?;
     /// let v = plugin.call(|demo, store| demo.wasmplug_demo_api().call_get_v(store))?;
+    /// # Ok(())
+    /// # }
     /// ```
     ///
     /// # Errors

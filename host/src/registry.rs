@@ -13,7 +13,7 @@ use std::sync::{Mutex, PoisonError, Weak};
 
 use crate::contract::Contract;
 use crate::digest::Digest;
-use crate::error::{Error, Origin, Result};
+use crate::error::{Conflict, Error, Origin, Result};
 use crate::plugin::{Instance, Plugin, PluginPre};
 
 #[derive(Default)]
@@ -55,14 +55,14 @@ impl Registry {
             *d != digest && e.name == metadata.name && e.version == metadata.version
         });
         if let Some(((loaded, _), entry)) = clash {
-            return Err(Error::Conflict {
+            return Err(Error::Conflict(Box::new(Conflict {
                 name: metadata.name,
                 version: metadata.version.to_string(),
                 loaded: *loaded,
                 loaded_origin: entry.origin.clone(),
                 new: digest,
                 new_origin: pre.origin().clone(),
-            });
+            })));
         }
 
         let origin = pre.origin().clone();

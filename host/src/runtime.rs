@@ -166,10 +166,10 @@ impl Runtime {
             .linkers
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(linker) = linkers.get(&TypeId::of::<C>()) {
-            if let Ok(linker) = Arc::clone(linker).downcast::<Linker<PluginState>>() {
-                return Ok(linker);
-            }
+        if let Some(linker) = linkers.get(&TypeId::of::<C>())
+            && let Ok(linker) = Arc::clone(linker).downcast::<Linker<PluginState>>()
+        {
+            return Ok(linker);
         }
         let mut linker = Linker::new(&self.inner.engine);
         let engine_err = |e: wasmtime::Error| Error::Engine { reason: chain(&e) };

@@ -27,9 +27,9 @@ impl MyInterface for PluginFoo<'_> {
 
 impl Drop for PluginFoo<'_> {
     fn drop(&mut self) {
-        let foo = self.foo;
+        let resource = self.foo;
         self.plugin
-            .call(|_, store| foo.resource_drop(store))
+            .call(|_, store| resource.resource_drop(store))
             .expect("drop Foo");
     }
 }
@@ -67,16 +67,18 @@ fn demo1_host_sets_v_and_f_reports_it() {
 fn demo1_foo_m1_through_the_hosts_interface_type() {
     let rt = runtime();
     let plugin = rt.open::<Demo>(wasm("demo1")).unwrap();
-    let foo = plugin
+    let resource = plugin
         .call(|d, s| d.wasmplug_demo_api().call_get_foo(s))
         .unwrap();
-    let foo: Box<dyn MyInterface + '_> = Box::new(PluginFoo {
+    // Go: `p.(MyInterface).M1()`; here the host's interface type wraps the
+    // plugin's resource, no assertion involved.
+    let value: Box<dyn MyInterface + '_> = Box::new(PluginFoo {
         plugin: &plugin,
-        foo,
+        foo: resource,
     });
-    assert_eq!(foo.m1().unwrap(), "plugin1: invoke foo.M1 (call 1)");
+    assert_eq!(value.m1().unwrap(), "plugin1: invoke foo.M1 (call 1)");
     // One live value in the plugin: its state persists between calls.
-    assert_eq!(foo.m1().unwrap(), "plugin1: invoke foo.M1 (call 2)");
+    assert_eq!(value.m1().unwrap(), "plugin1: invoke foo.M1 (call 2)");
 }
 
 #[test]

@@ -201,21 +201,16 @@ fn same_name_and_version_with_other_content_is_refused_not_a_panic() {
         .err()
         .unwrap();
     match &err {
-        Error::Conflict {
-            name,
-            version,
-            loaded,
-            new,
-            ..
-        } => {
-            assert_eq!((name.as_str(), version.as_str()), ("demo1", "1.0.0"));
-            assert_eq!(*loaded, original.digest());
-            assert_eq!(*new, wasmplug::Digest::of(&rebuilt));
-            let text = err.to_string();
-            assert!(
-                text.contains(&loaded.to_string()) && text.contains(&new.to_string()),
-                "{text}"
+        Error::Conflict(conflict) => {
+            assert_eq!(
+                (conflict.name.as_str(), conflict.version.as_str()),
+                ("demo1", "1.0.0")
             );
+            assert_eq!(conflict.loaded, original.digest());
+            assert_eq!(conflict.new, wasmplug::Digest::of(&rebuilt));
+            let text = err.to_string();
+            assert!(text.contains(&conflict.loaded.to_string()), "{text}");
+            assert!(text.contains(&conflict.new.to_string()), "{text}");
         }
         other => panic!("expected Conflict, got {other}"),
     }

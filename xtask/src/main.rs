@@ -25,9 +25,9 @@ fn main() -> Result<()> {
     println!("  set-v(15); f() -> {report:?}");
     let m1 = demo.call(|d, s| {
         let api = d.wasmplug_demo_api();
-        let foo = api.call_get_foo(&mut *s)?;
-        let out = api.foo().call_m1(&mut *s, foo)?;
-        foo.resource_drop(s)?;
+        let value = api.call_get_foo(&mut *s)?;
+        let out = api.foo().call_m1(&mut *s, value)?;
+        value.resource_drop(s)?;
         Ok(out)
     })?;
     println!("  get-foo().m1() -> {m1:?}");
