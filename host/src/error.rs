@@ -157,7 +157,7 @@ pub enum Error {
 
     /// Guest code trapped (or a host call failed) while running `export`.
     /// The instance that trapped is not reused.
-    #[error("plugin {plugin} trapped in `{export}`: {reason}")]
+    #[error("plugin {plugin} trapped in {export}: {reason}")]
     Trap {
         /// `name@version`.
         plugin: String,
@@ -166,6 +166,29 @@ pub enum Error {
         /// The trap code, if the failure was a Wasm trap.
         code: Option<wasmtime::Trap>,
         /// The full error, with the guest backtrace where available.
+        reason: String,
+    },
+
+    /// The plugin ran into one of its [`Limits`](crate::Limits). The
+    /// instance is not reused.
+    #[error("plugin {plugin} exceeded its {limit} in {export}")]
+    LimitExceeded {
+        /// `name@version`.
+        plugin: String,
+        /// The export being called (or `instantiate`).
+        export: String,
+        /// Which limit, with its configured value.
+        limit: crate::Limit,
+    },
+
+    /// The plugin's options cannot be applied: a deadline without epoch
+    /// interruption, fuel without fuel metering, a directory that cannot be
+    /// granted.
+    #[error("cannot load {origin} with these options: {reason}")]
+    Config {
+        /// Where the bytes came from.
+        origin: Origin,
+        /// What is wrong.
         reason: String,
     },
 

@@ -56,21 +56,26 @@
 extern crate self as wasmplug;
 
 mod bindings;
+mod capabilities;
 mod contract;
 pub mod contracts;
 mod digest;
 mod error;
 mod inspect;
+mod limits;
 mod metadata;
 mod plugin;
 mod registry;
 mod runtime;
+mod setup;
 mod signature;
 mod state;
 
+pub use capabilities::{Capabilities, Captured, DirAccess, Output};
 pub use contract::Contract;
 pub use digest::Digest;
 pub use error::{Conflict, Error, Origin, Result};
+pub use limits::{Limit, Limits};
 pub use metadata::Metadata;
 pub use plugin::{Instance, Plugin, PluginPre, TypedExport};
 pub use runtime::{Loader, Runtime, RuntimeBuilder};

@@ -21,6 +21,7 @@ use crate::digest::Digest;
 use crate::error::{Error, Origin, Result, chain};
 use crate::inspect;
 use crate::metadata::Metadata;
+use crate::setup::Setup;
 use crate::signature::{ExportedFunc, exported_funcs, func_signature};
 use crate::state::PluginState;
 
@@ -43,7 +44,7 @@ impl<C: Contract> Clone for PluginPre<C> {
 }
 
 struct PreInner<C: Contract> {
-    engine: Engine,
+    setup: Setup,
     pre: InstancePre<PluginState>,
     base: BaseIndices,
     indices: C::Indices,
@@ -51,21 +52,20 @@ struct PreInner<C: Contract> {
     digest: Digest,
     metadata: Metadata,
     label: Arc<str>,
-    config: Vec<(String, String)>,
 }
 
 impl<C: Contract> PluginPre<C> {
     /// Compiles and checks `bytes`, and makes the first (uninitialised)
     /// instance to read the plugin's metadata.
     pub(crate) fn compile(
-        engine: &Engine,
+        setup: Setup,
         linker: &Linker<PluginState>,
         origin: Origin,
         bytes: &[u8],
         digest: Digest,
-        config: Vec<(String, String)>,
     ) -> Result<(Self, Instance<C>)> {
         inspect::check(&origin, bytes)?;
+        let engine = &setup.engine;
         let component = Component::new(engine, bytes).map_err(|e| Error::Malformed {
             origin: origin.clone(),
             reason: chain(&e),
@@ -86,20 +86,20 @@ impl<C: Contract> PluginPre<C> {
         let indices = C::indices(&pre).map_err(export_err)?;
 
         let label: Arc<str> = Arc::from(origin_label(&origin));
-        let mut first =
-            Instance::<C>::raw(engine, &pre, &base, &indices, &origin, Arc::clone(&label))?;
+        let mut first = Instance::<C>::raw(&setup, &pre, &base, &indices, &origin, &label)?;
+        setup.arm(&mut first.store);
         let wit_metadata = first
             .base
             .wasmplug_plugin_plugin()
             .call_get_metadata(&mut first.store)
-            .map_err(|e| trap(&label, Some("get-metadata"), &e))?;
+            .map_err(|e| setup.fault(&label, Some("get-metadata"), &e))?;
         let metadata = Metadata::check(&origin, wit_metadata)?;
         let label: Arc<str> = Arc::from(metadata.to_string());
         first.store.data_mut().set_label(Arc::clone(&label));
 
         let plugin_pre = PluginPre {
             inner: Arc::new(PreInner {
-                engine: engine.clone(),
+                setup,
                 pre,
                 base,
                 indices,
@@ -107,7 +107,6 @@ impl<C: Contract> PluginPre<C> {
                 digest,
                 metadata,
                 label,
-                config,
             }),
         };
         let first = first.into_instance(plugin_pre.clone());
@@ -119,18 +118,11 @@ impl<C: Contract> PluginPre<C> {
     ///
     /// # Errors
     ///
-    /// [`Error::Init`] if the plugin's `init` refuses, [`Error::Trap`] if
-    /// instantiation or `init` traps.
+    /// [`Error::Init`] if the plugin's `init` refuses, [`Error::Trap`] or
+    /// [`Error::LimitExceeded`] if instantiation or `init` fails.
     pub fn instantiate(&self) -> Result<Instance<C>> {
         let i = &self.inner;
-        let raw = Instance::<C>::raw(
-            &i.engine,
-            &i.pre,
-            &i.base,
-            &i.indices,
-            &i.origin,
-            Arc::clone(&i.label),
-        )?;
+        let raw = Instance::<C>::raw(&i.setup, &i.pre, &i.base, &i.indices, &i.origin, &i.label)?;
         let mut instance = raw.into_instance(self.clone());
         instance.init()?;
         Ok(instance)
@@ -154,7 +146,7 @@ impl<C: Contract> PluginPre<C> {
     /// Every function the component exports, with its WIT signature.
     pub fn exports(&self) -> Vec<ExportedFunc> {
         exported_funcs(
-            &self.inner.engine,
+            &self.inner.setup.engine,
             &self.inner.pre.component().component_type(),
         )
     }
@@ -266,15 +258,6 @@ fn origin_label(origin: &Origin) -> String {
     }
 }
 
-pub(crate) fn trap(label: &str, export: Option<&str>, err: &wasmtime::Error) -> Error {
-    Error::Trap {
-        plugin: label.to_owned(),
-        export: export.map_or_else(|| "a typed call".to_owned(), |e| format!("`{e}`")),
-        code: err.downcast_ref::<wasmtime::Trap>().copied(),
-        reason: chain(err),
-    }
-}
-
 /// An instance before it knows its [`PluginPre`] (while the pre is built).
 struct RawInstance<C: Contract> {
     store: Store<PluginState>,
@@ -311,17 +294,17 @@ pub struct Instance<C: Contract> {
 
 impl<C: Contract> Instance<C> {
     fn raw(
-        engine: &Engine,
+        setup: &Setup,
         pre: &InstancePre<PluginState>,
         base: &BaseIndices,
         indices: &C::Indices,
         origin: &Origin,
-        label: Arc<str>,
+        label: &Arc<str>,
     ) -> Result<RawInstance<C>> {
-        let mut store = Store::new(engine, PluginState::sandboxed(Arc::clone(&label)));
+        let mut store = setup.store(origin, Arc::clone(label))?;
         let instance = pre
             .instantiate(&mut store)
-            .map_err(|e| trap(&label, Some("instantiate"), &e))?;
+            .map_err(|e| setup.fault(label, Some("instantiate"), &e))?;
         let export_err = |e: wasmtime::Error| Error::Export {
             origin: origin.clone(),
             reason: chain(&e),
@@ -329,7 +312,7 @@ impl<C: Contract> Instance<C> {
         let base = base.load(&mut store, &instance).map_err(export_err)?;
         let exports = C::load(indices, &mut store, &instance).map_err(|e| Error::Export {
             origin: origin.clone(),
-            reason: explain_mismatch::<C>(engine, pre.component(), &e),
+            reason: explain_mismatch::<C>(&setup.engine, pre.component(), &e),
         })?;
         Ok(RawInstance {
             store,
@@ -340,11 +323,12 @@ impl<C: Contract> Instance<C> {
     }
 
     fn init(&mut self) -> Result<()> {
-        let config = &self.pre.inner.config;
+        let setup = &self.pre.inner.setup;
+        setup.arm(&mut self.store);
         let outcome = self
             .base
             .wasmplug_plugin_plugin()
-            .call_init(&mut self.store, config);
+            .call_init(&mut self.store, &setup.options.config);
         match outcome {
             Ok(Ok(())) => {
                 self.initialised = true;
@@ -356,19 +340,22 @@ impl<C: Contract> Instance<C> {
             }),
             Err(e) => {
                 self.poisoned = true;
-                Err(trap(self.pre.label(), Some("init"), &e))
+                Err(setup.fault(self.pre.label(), Some("init"), &e))
             }
         }
     }
 
     /// Calls the plugin through its typed exports. `f` gets the contract's
-    /// generated bindings and the store to pass to them.
+    /// generated bindings and the store to pass to them. The plugin's
+    /// deadline and fuel (see [`Limits`](crate::Limits)) apply to the whole
+    /// of `f`.
     ///
     /// # Errors
     ///
-    /// [`Error::Trap`] if the guest traps; the instance is then poisoned and
-    /// every later call fails with the same kind of error without running
-    /// guest code (a trapped instance may be in any state).
+    /// [`Error::Trap`] if the guest traps, [`Error::LimitExceeded`] if it
+    /// runs into one of its limits; the instance is then poisoned and every
+    /// later call fails without running guest code (a trapped instance may
+    /// be in any state).
     pub fn call<T>(
         &mut self,
         f: impl FnOnce(&C::Exports, &mut Store<PluginState>) -> wasmtime::Result<T>,
@@ -376,9 +363,17 @@ impl<C: Contract> Instance<C> {
         if self.poisoned {
             return Err(self.poisoned_error());
         }
+        let setup = &self.pre.inner.setup;
+        setup.arm(&mut self.store);
+        // Attributes what host imports trace (wasmtime-wasi traces every
+        // WASI call, e.g. a refused `open-at`) to this plugin. Nearly free
+        // when no subscriber wants TRACE.
+        let _span =
+            tracing::trace_span!(target: "wasmplug", "plugin", plugin = &**self.pre.label())
+                .entered();
         f(&self.exports, &mut self.store).map_err(|e| {
             self.poisoned = true;
-            trap(self.pre.label(), None, &e)
+            setup.fault(self.pre.label(), None, &e)
         })
     }
 
@@ -407,6 +402,7 @@ impl<C: Contract> Drop for Instance<C> {
         if !self.initialised || self.poisoned {
             return;
         }
+        self.pre.inner.setup.arm(&mut self.store);
         if let Err(e) = self
             .base
             .wasmplug_plugin_plugin()
@@ -640,16 +636,49 @@ where
             instance
                 .instance
                 .get_typed_func::<P, R>(&mut instance.store, &self.index)
-                .map_err(|e| trap(label, Some(&self.name), &e))?
+                .map_err(|e| instance.pre.inner.setup.fault(label, Some(&self.name), &e))?
         };
+        let setup = &instance.pre.inner.setup;
+        setup.arm(&mut instance.store);
+        let _span = tracing::trace_span!(target: "wasmplug", "plugin", plugin = &**label).entered();
         func.call(&mut instance.store, params).map_err(|e| {
             instance.poisoned = true;
-            trap(label, Some(&self.name), &e)
+            setup.fault(label, Some(&self.name), &e)
         })
     }
 
     /// The name it was looked up by.
     pub fn name(&self) -> &str {
         &self.name
+    }
+}
+
+impl<C: Contract> std::fmt::Debug for PluginPre<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginPre")
+            .field("plugin", &self.inner.label)
+            .field("digest", &self.inner.digest)
+            .field("origin", &self.inner.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: Contract> std::fmt::Debug for Instance<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instance")
+            .field("plugin", &self.pre.inner.label)
+            .field("initialised", &self.initialised)
+            .field("poisoned", &self.poisoned)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: Contract> std::fmt::Debug for Plugin<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("plugin", &self.inner.pre.inner.label)
+            .field("digest", &self.inner.pre.inner.digest)
+            .field("origin", &self.inner.pre.inner.origin)
+            .finish_non_exhaustive()
     }
 }

@@ -5,17 +5,22 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
+use std::thread;
+use std::time::Duration;
 
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::bindings::wasmplug::plugin::log;
+use crate::capabilities::Capabilities;
 use crate::contract::Contract;
 use crate::digest::Digest;
 use crate::error::{Error, Origin, Result, chain};
-use crate::plugin::{Plugin, PluginPre};
+use crate::limits::Limits;
+use crate::plugin::{Instance, Plugin, PluginPre};
 use crate::registry::Registry;
+use crate::setup::{Features, Options, Setup};
 use crate::state::PluginState;
 
 /// Configures a [`Runtime`]. Every default is the fast one for synchronous
@@ -25,6 +30,8 @@ pub struct RuntimeBuilder {
     max_instances: u32,
     pooling: bool,
     concurrency: bool,
+    epoch_tick: Option<Duration>,
+    fuel: bool,
 }
 
 impl Default for RuntimeBuilder {
@@ -33,6 +40,8 @@ impl Default for RuntimeBuilder {
             max_instances: 128,
             pooling: true,
             concurrency: false,
+            epoch_tick: None,
+            fuel: false,
         }
     }
 }
@@ -69,6 +78,40 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Whether plugins can be given a per-call deadline
+    /// ([`Limits::deadline`](crate::Limits::deadline)). Turns on wasmtime's
+    /// epoch interruption, which makes guest code about 10% slower, and
+    /// starts a ticker thread (one per runtime, stopped when the runtime and
+    /// its plugins are dropped) that advances the epoch every `tick`
+    /// (1 ms unless [`epoch_tick`](Self::epoch_tick) says otherwise).
+    ///
+    /// Default: `false`.
+    pub fn epoch_interruption(mut self, enable: bool) -> Self {
+        self.epoch_tick = match (enable, self.epoch_tick) {
+            (false, _) => None,
+            (true, Some(tick)) => Some(tick),
+            (true, None) => Some(Duration::from_millis(1)),
+        };
+        self
+    }
+
+    /// The epoch ticker's period: the precision of deadlines. Implies
+    /// [`epoch_interruption(true)`](Self::epoch_interruption).
+    pub fn epoch_tick(mut self, tick: Duration) -> Self {
+        self.epoch_tick = Some(tick.max(Duration::from_micros(100)));
+        self
+    }
+
+    /// Whether plugins can be given fuel per call
+    /// ([`Limits::fuel`](crate::Limits::fuel)). Turns on fuel metering,
+    /// which makes guest code about 25% slower.
+    ///
+    /// Default: `false`.
+    pub fn fuel(mut self, enable: bool) -> Self {
+        self.fuel = enable;
+        self
+    }
+
     /// Creates the runtime.
     ///
     /// # Errors
@@ -78,6 +121,8 @@ impl RuntimeBuilder {
     pub fn build(self) -> Result<Runtime> {
         let mut config = Config::new();
         config.concurrency_support(self.concurrency);
+        config.epoch_interruption(self.epoch_tick.is_some());
+        config.consume_fuel(self.fuel);
         if self.pooling {
             let n = self.max_instances;
             let mut pool = PoolingAllocationConfig::new();
@@ -92,11 +137,20 @@ impl RuntimeBuilder {
             config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
         let engine = Engine::new(&config).map_err(|e| Error::Engine { reason: chain(&e) })?;
+        let ticker = self
+            .epoch_tick
+            .map(|tick| Ticker::start(engine.clone(), tick))
+            .transpose()?;
         Ok(Runtime {
             inner: Arc::new(RuntimeInner {
                 engine,
+                features: Features {
+                    epoch_tick: self.epoch_tick,
+                    fuel: self.fuel,
+                },
                 registry: Registry::default(),
                 linkers: Mutex::new(HashMap::new()),
+                _ticker: ticker,
             }),
         })
     }
@@ -111,9 +165,47 @@ pub struct Runtime {
 
 struct RuntimeInner {
     engine: Engine,
+    features: Features,
     registry: Registry,
     /// One linker per contract type, built on first use.
     linkers: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
+    _ticker: Option<Ticker>,
+}
+
+/// Advances the engine's epoch every tick, on a thread of its own, until
+/// dropped.
+struct Ticker {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Ticker {
+    fn start(engine: Engine, tick: Duration) -> Result<Self> {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = thread::Builder::new()
+            .name("wasmplug-epoch".into())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(tick) {
+                    engine.increment_epoch();
+                }
+            })
+            .map_err(|e| Error::Engine {
+                reason: format!("cannot start the epoch ticker: {e}"),
+            })?;
+        Ok(Ticker {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl Runtime {
@@ -150,7 +242,7 @@ impl Runtime {
     pub fn loader<C: Contract>(&self) -> Loader<'_, C> {
         Loader {
             runtime: self,
-            config: Vec::new(),
+            options: Options::default(),
             _contract: PhantomData,
         }
     }
@@ -190,14 +282,26 @@ impl Runtime {
 #[must_use = "a loader does nothing until `open` or `open_bytes`"]
 pub struct Loader<'r, C: Contract> {
     runtime: &'r Runtime,
-    config: Vec<(String, String)>,
+    options: Options,
     _contract: PhantomData<fn() -> C>,
 }
 
 impl<C: Contract> Loader<'_, C> {
     /// Adds a setting passed to the plugin's `init`.
     pub fn config(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.config.push((key.into(), value.into()));
+        self.options.config.push((key.into(), value.into()));
+        self
+    }
+
+    /// What the plugin may reach. Default: [`Capabilities::none`].
+    pub fn capabilities(mut self, capabilities: Capabilities) -> Self {
+        self.options.capabilities = capabilities;
+        self
+    }
+
+    /// The plugin's resource limits. Default: none.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.options.limits = limits;
         self
     }
 
@@ -249,32 +353,33 @@ impl<C: Contract> Loader<'_, C> {
     /// As [`open_bytes`](Self::open_bytes), without [`Error::Conflict`],
     /// [`Error::Init`].
     pub fn compile(self, label: impl Into<String>, bytes: &[u8]) -> Result<PluginPre<C>> {
-        let linker = self.runtime.linker::<C>()?;
         let origin = Origin::Bytes(label.into());
-        let (pre, _uninitialised) = PluginPre::compile(
-            self.runtime.engine(),
-            &linker,
-            origin,
-            bytes,
-            Digest::of(bytes),
-            self.config,
-        )?;
+        let (pre, _uninitialised) = self.compile_origin(origin, bytes, Digest::of(bytes))?;
         Ok(pre)
     }
 
     fn open_origin(self, origin: Origin, bytes: &[u8]) -> Result<Plugin<C>> {
         let digest = Digest::of(bytes);
+        let registry = &self.runtime.inner.registry;
+        registry.open(digest, || self.compile_origin(origin, bytes, digest))
+    }
+
+    fn compile_origin(
+        self,
+        origin: Origin,
+        bytes: &[u8],
+        digest: Digest,
+    ) -> Result<(PluginPre<C>, Instance<C>)> {
         let runtime = self.runtime;
-        runtime.inner.registry.open(digest, || {
-            let linker = runtime.linker::<C>()?;
-            PluginPre::compile(
-                runtime.engine(),
-                &linker,
-                origin,
-                bytes,
-                digest,
-                self.config,
-            )
-        })
+        let linker = runtime.linker::<C>()?;
+        let keepalive: Arc<dyn Any + Send + Sync> = runtime.inner.clone();
+        let setup = Setup::new(
+            runtime.engine().clone(),
+            runtime.inner.features,
+            self.options,
+            keepalive,
+            &origin,
+        )?;
+        PluginPre::compile(setup, &linker, origin, bytes, digest)
     }
 }

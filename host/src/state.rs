@@ -7,6 +7,11 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::wasmplug::plugin::log;
+use crate::limits::Limiter;
+
+/// Log messages longer than this are cut: a plugin cannot flood the host's
+/// logs (its memory limit bounds what it can send at all).
+const MAX_LOG_MESSAGE: usize = 16 * 1024;
 
 /// The data of each plugin instance's [`wasmtime::Store`].
 ///
@@ -16,17 +21,21 @@ pub struct PluginState {
     wasi: WasiCtx,
     table: ResourceTable,
     label: Arc<str>,
+    limiter: Limiter,
 }
 
 impl PluginState {
-    /// A state with no capabilities at all: no filesystem, environment,
-    /// arguments, network or stdio. Clocks and randomness stay available.
-    pub(crate) fn sandboxed(label: Arc<str>) -> Self {
+    pub(crate) fn new(label: Arc<str>, wasi: WasiCtx, limiter: Limiter) -> Self {
         PluginState {
-            wasi: WasiCtx::builder().build(),
+            wasi,
             table: ResourceTable::new(),
             label,
+            limiter,
         }
+    }
+
+    pub(crate) fn limiter(&mut self) -> &mut Limiter {
+        &mut self.limiter
     }
 
     /// `name@version` of the plugin (its origin until metadata is read).
@@ -56,7 +65,16 @@ impl WasiView for PluginState {
 /// Plugin log records go to the `tracing` facade, target `wasmplug::guest`,
 /// with the plugin's `name@version` in the `plugin` field.
 impl log::Host for PluginState {
-    fn log(&mut self, level: log::Level, message: String) {
+    fn log(&mut self, level: log::Level, mut message: String) {
+        if message.len() > MAX_LOG_MESSAGE {
+            let mut cut = MAX_LOG_MESSAGE;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            let dropped = message.len() - cut;
+            message.truncate(cut);
+            message.push_str(&format!("… ({dropped} more bytes dropped)"));
+        }
         let plugin = &*self.label;
         match level {
             log::Level::Trace => tracing::trace!(target: "wasmplug::guest", plugin, "{message}"),

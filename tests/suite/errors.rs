@@ -292,3 +292,42 @@ fn errors_leave_the_runtime_serving() {
     let again = rt.open::<Demo>(wasm("demo1")).unwrap();
     assert!(Plugin::ptr_eq(&good, &again));
 }
+
+#[test]
+fn a_trap_is_an_error_and_the_next_call_gets_a_fresh_instance() {
+    let rt = runtime();
+    let plugin = rt.open::<InitProbe>(wasm("faulty")).unwrap();
+    let inits =
+        |p: &Plugin<InitProbe>| p.call(|f, s| f.wasmplug_demo_probe().call_common_init_count(s));
+    assert_eq!(inits(&plugin).unwrap(), 1);
+
+    let err = plugin
+        .call(|f, s| f.wasmplug_demo_probe().call_init_count(s))
+        .err()
+        .unwrap();
+    match &err {
+        Error::Trap { plugin, code, .. } => {
+            assert_eq!(plugin, "faulty@1.0.0");
+            assert_eq!(
+                *code,
+                Some(wasmplug::wasmtime::Trap::UnreachableCodeReached)
+            );
+        }
+        other => panic!("expected Trap, got {other}"),
+    }
+    // The trapped instance is discarded: the next call runs on a fresh one,
+    // whose `init` ran (once, in it).
+    assert_eq!(inits(&plugin).unwrap(), 1);
+    // A private instance that trapped refuses further calls instead.
+    let mut private = plugin.pre().instantiate().unwrap();
+    assert!(
+        private
+            .call(|f, s| f.wasmplug_demo_probe().call_init_count(s))
+            .is_err()
+    );
+    assert!(private.is_poisoned());
+    assert!(matches!(
+        private.call(|f, s| f.wasmplug_demo_probe().call_common_init_count(s)),
+        Err(Error::Trap { code: None, .. })
+    ));
+}

@@ -4,5 +4,6 @@
 mod custom_contract;
 mod demo;
 mod errors;
+mod faults;
 mod gateway;
 mod support;

@@ -60,17 +60,55 @@ struct Capture {
     records: Arc<Mutex<Vec<Record>>>,
 }
 
-impl<S: tracing::Subscriber> Layer<S> for Capture {
-    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
-        if event.metadata().target() != "wasmplug::guest" {
-            return;
+impl<S> Layer<S> for Capture
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: Context<'_, S>,
+    ) {
+        let mut visitor = Fields::default();
+        attrs.record(&mut visitor);
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(visitor);
         }
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
+        let target = event.metadata().target();
         let mut visitor = Fields::default();
         event.record(&mut visitor);
-        self.records.lock().unwrap().push(Record {
-            plugin: visitor.plugin,
-            message: visitor.message,
-        });
+        let record = if target == "wasmplug::guest" {
+            Record {
+                plugin: visitor.plugin,
+                message: visitor.message,
+            }
+        } else if target.starts_with("wasmtime_wasi") {
+            // WASI calls are traced inside the span of the plugin calling,
+            // in a span naming the WASI function.
+            let mut plugin = String::new();
+            let mut function = String::new();
+            for span in ctx.event_scope(event).into_iter().flatten() {
+                if let Some(fields) = span.extensions().get::<Fields>() {
+                    if plugin.is_empty() && !fields.plugin.is_empty() {
+                        plugin = fields.plugin.clone();
+                    }
+                    if function.is_empty() {
+                        function = fields.all.join(" ");
+                    }
+                }
+            }
+            Record {
+                plugin,
+                message: format!("wasi {function}: {}", visitor.all.join(" ")),
+            }
+        } else {
+            return;
+        };
+        self.records.lock().unwrap().push(record);
     }
 }
 
@@ -78,16 +116,19 @@ impl<S: tracing::Subscriber> Layer<S> for Capture {
 struct Fields {
     plugin: String,
     message: String,
+    all: Vec<String>,
 }
 
 impl Visit for Fields {
     fn record_str(&mut self, field: &Field, value: &str) {
+        self.all.push(format!("{}={value}", field.name()));
         if field.name() == "plugin" {
             self.plugin = value.to_owned();
         }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.all.push(format!("{}={value:?}", field.name()));
         match field.name() {
             "message" => self.message = format!("{value:?}"),
             "plugin" => self.plugin = format!("{value:?}"),

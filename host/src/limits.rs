@@ -1,0 +1,168 @@
+//! Per-plugin resource limits: linear memory, table elements, a per-call
+//! deadline (epoch interruption) and per-call fuel.
+//!
+//! Every limit is off by default. Memory and table limits cost nothing until
+//! a memory or table grows. Deadlines and fuel need engine support that makes
+//! all guest code slower (epoch checks ~10%, fuel ~25% of guest time, as
+//! measured on wasmtime), so they are switched on per runtime with
+//! [`RuntimeBuilder::epoch_interruption`](crate::RuntimeBuilder::epoch_interruption)
+//! and [`RuntimeBuilder::fuel`](crate::RuntimeBuilder::fuel) and then set per
+//! plugin here.
+
+use std::fmt;
+use std::time::Duration;
+
+use wasmtime::ResourceLimiter;
+
+/// The limits of one plugin's instances. Each applies to every instance of
+/// the plugin separately; the deadline and fuel to every call separately.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Limits {
+    max_memory: Option<usize>,
+    max_table_elements: Option<usize>,
+    deadline: Option<Duration>,
+    fuel: Option<u64>,
+}
+
+impl Limits {
+    /// No limits.
+    pub fn new() -> Self {
+        Limits::default()
+    }
+
+    /// Caps each linear memory of an instance at `bytes`. A guest growing
+    /// past it traps with [`Limit::Memory`].
+    pub fn max_memory(mut self, bytes: usize) -> Self {
+        self.max_memory = Some(bytes);
+        self
+    }
+
+    /// Caps each table of an instance at `elements`.
+    pub fn max_table_elements(mut self, elements: usize) -> Self {
+        self.max_table_elements = Some(elements);
+        self
+    }
+
+    /// Interrupts a call (including `init`) still running after `deadline`,
+    /// with [`Limit::Deadline`]. Needs a runtime built with
+    /// [`epoch_interruption`](crate::RuntimeBuilder::epoch_interruption);
+    /// the precision is its tick.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Gives each call `units` of fuel (about one per Wasm instruction);
+    /// running out traps with [`Limit::Fuel`]. Needs a runtime built with
+    /// [`fuel`](crate::RuntimeBuilder::fuel).
+    pub fn fuel(mut self, units: u64) -> Self {
+        self.fuel = Some(units);
+        self
+    }
+
+    pub(crate) fn get_deadline(&self) -> Option<Duration> {
+        self.deadline
+    }
+
+    pub(crate) fn get_fuel(&self) -> Option<u64> {
+        self.fuel
+    }
+}
+
+/// A limit a plugin ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Limit {
+    /// A linear memory would have grown past `max` bytes.
+    Memory {
+        /// The configured maximum.
+        max: usize,
+        /// The size the guest asked for.
+        requested: usize,
+    },
+    /// A table would have grown past `max` elements.
+    TableElements {
+        /// The configured maximum.
+        max: usize,
+    },
+    /// The call ran past its deadline.
+    Deadline(Duration),
+    /// The call used up its fuel.
+    Fuel(u64),
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Limit::Memory { max, requested } => {
+                write!(f, "memory limit of {max} bytes (it asked for {requested})")
+            }
+            Limit::TableElements { max } => write!(f, "table limit of {max} elements"),
+            Limit::Deadline(d) => write!(f, "deadline of {d:?} per call"),
+            Limit::Fuel(units) => write!(f, "fuel limit of {units} units per call"),
+        }
+    }
+}
+
+/// Carried through wasmtime as the trap's error, to be recognised again.
+#[derive(Debug)]
+pub(crate) struct Exceeded(pub(crate) Limit);
+
+impl fmt::Display for Exceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "exceeded its {}", self.0)
+    }
+}
+
+impl std::error::Error for Exceeded {}
+
+/// The store's resource limiter, enforcing [`Limits`].
+#[derive(Debug, Default)]
+pub(crate) struct Limiter {
+    max_memory: Option<usize>,
+    max_table_elements: Option<usize>,
+}
+
+impl Limiter {
+    pub(crate) fn new(limits: &Limits) -> Self {
+        Limiter {
+            max_memory: limits.max_memory,
+            max_table_elements: limits.max_table_elements,
+        }
+    }
+
+    pub(crate) fn is_active(&self) -> bool {
+        self.max_memory.is_some() || self.max_table_elements.is_some()
+    }
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        match self.max_memory {
+            Some(max) if desired > max => Err(wasmtime::Error::new(Exceeded(Limit::Memory {
+                max,
+                requested: desired,
+            }))),
+            _ => Ok(true),
+        }
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        match self.max_table_elements {
+            Some(max) if desired > max => {
+                Err(wasmtime::Error::new(Exceeded(Limit::TableElements { max })))
+            }
+            _ => Ok(true),
+        }
+    }
+}

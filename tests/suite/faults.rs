@@ -1,0 +1,325 @@
+//! The fault suite: a plugin that misbehaves on request never takes the
+//! host down, gets the typed error its fault deserves, and leaks nothing.
+
+use std::time::Duration;
+
+use wasmplug::contracts::Demo;
+use wasmplug::wasmtime::Trap;
+use wasmplug::{Capabilities, DirAccess, Error, Limit, Limits, Plugin, Runtime};
+
+use crate::support::{capture_logs, runtime, wasm};
+
+wasmplug::contract! {
+    /// The test-only fault contract.
+    pub struct Faults {
+        package: "acme:faults@1.0.0",
+        world: "acme:faults/misbehaving",
+        path: ["../wit/plugin", "wit/faults"],
+        bindings: faults::{Misbehaving, MisbehavingIndices},
+    }
+}
+
+use faults::exports::acme::faults::faults::Fault;
+
+const MAX_MEMORY: usize = 64 << 20;
+const DEADLINE: Duration = Duration::from_millis(200);
+
+fn guarded_runtime() -> Runtime {
+    Runtime::builder()
+        .max_instances(16)
+        .epoch_interruption(true)
+        .build()
+        .unwrap()
+}
+
+fn open_guarded(rt: &Runtime) -> Plugin<Faults> {
+    rt.loader::<Faults>()
+        .limits(Limits::new().max_memory(MAX_MEMORY).deadline(DEADLINE))
+        .open(wasm("misbehave"))
+        .unwrap()
+}
+
+fn misbehave(plugin: &Plugin<Faults>, fault: Fault) -> wasmplug::Result<Vec<u8>> {
+    plugin.call(|f, s| f.acme_faults_faults().call_misbehave(s, fault))
+}
+
+fn ping(plugin: &Plugin<Faults>) -> u32 {
+    plugin
+        .call(|f, s| f.acme_faults_faults().call_ping(s, 41))
+        .unwrap()
+}
+
+/// Resident memory of this process, in bytes (Linux).
+fn rss() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
+#[test]
+fn every_fault_is_a_typed_error_and_the_host_keeps_serving() {
+    let rt = guarded_runtime();
+    let plugin = open_guarded(&rt);
+    let bystander = rt.open::<Demo>(wasm("demo1")).unwrap();
+    bystander
+        .call(|d, s| d.wasmplug_demo_api().call_set_v(s, 5))
+        .unwrap();
+
+    let trap =
+        |code: Trap| move |e: &Error| matches!(e, Error::Trap { code: Some(c), .. } if *c == code);
+    let cases: Vec<(Fault, Box<dyn Fn(&Error) -> bool>)> = vec![
+        // Rust checks divisions: dividing by zero is a panic, and with
+        // `panic = "abort"` a panic is an `unreachable` trap.
+        (
+            Fault::DivideByZero,
+            Box::new(trap(Trap::UnreachableCodeReached)),
+        ),
+        (
+            Fault::Unreachable,
+            Box::new(trap(Trap::UnreachableCodeReached)),
+        ),
+        (Fault::Panic, Box::new(trap(Trap::UnreachableCodeReached))),
+        // Rust keeps large frames on a shadow stack in linear memory, which
+        // runs out (an out-of-bounds access below address 0) before
+        // wasmtime's own stack limit; small frames hit that limit instead.
+        (
+            Fault::RecurseForever,
+            Box::new(|e| {
+                matches!(
+                    e,
+                    Error::Trap {
+                        code: Some(Trap::StackOverflow | Trap::MemoryOutOfBounds),
+                        ..
+                    }
+                )
+            }),
+        ),
+        (
+            Fault::InfiniteLoop,
+            Box::new(
+                |e| matches!(e, Error::LimitExceeded { limit: Limit::Deadline(d), .. } if *d == DEADLINE),
+            ),
+        ),
+        (
+            Fault::AllocateForever,
+            Box::new(
+                |e| matches!(e, Error::LimitExceeded { limit: Limit::Memory { max, .. }, .. } if *max == MAX_MEMORY),
+            ),
+        ),
+        (
+            Fault::OutOfRangeList,
+            Box::new(
+                |e| matches!(e, Error::Trap { reason, .. } if reason.contains("out of bounds")),
+            ),
+        ),
+    ];
+    for (fault, expected) in cases {
+        let err = misbehave(&plugin, fault).expect_err("a fault is an error");
+        assert!(expected(&err), "{fault:?} gave: {err}");
+        assert!(
+            err.to_string().contains("misbehave@1.0.0"),
+            "names the plugin: {err}"
+        );
+        // The faulted instance was discarded; the plugin and its neighbours serve on.
+        assert_eq!(ping(&plugin), 42, "after {fault:?}");
+        assert_eq!(
+            bystander
+                .call(|d, s| d.wasmplug_demo_api().call_get_v(s))
+                .unwrap(),
+            5
+        );
+    }
+
+    let err = plugin
+        .call(|f, s| f.acme_faults_faults().call_invalid_utf8(s))
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Trap { code: None, reason, .. } if reason.contains("utf-8")),
+        "{err}"
+    );
+    assert_eq!(ping(&plugin), 42);
+}
+
+#[test]
+fn a_trap_carries_the_guest_backtrace_with_function_names() {
+    let rt = runtime();
+    let plugin = rt.open::<Faults>(wasm("misbehave")).unwrap();
+    let err = misbehave(&plugin, Fault::Unreachable).unwrap_err();
+    let Error::Trap { reason, .. } = &err else {
+        panic!("expected a trap: {err}")
+    };
+    assert!(reason.contains("wasm backtrace"), "{reason}");
+    assert!(
+        reason.contains("misbehave"),
+        "names the guest's functions: {reason}"
+    );
+}
+
+#[test]
+fn fuel_bounds_a_call() {
+    let rt = Runtime::builder()
+        .max_instances(8)
+        .fuel(true)
+        .build()
+        .unwrap();
+    let plugin = rt
+        .loader::<Faults>()
+        .limits(Limits::new().fuel(5_000_000))
+        .open(wasm("misbehave"))
+        .unwrap();
+    let err = misbehave(&plugin, Fault::InfiniteLoop).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::LimitExceeded {
+                limit: Limit::Fuel(5_000_000),
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(ping(&plugin), 42, "fuel is per call");
+}
+
+#[test]
+fn limits_the_engine_cannot_enforce_are_refused_at_load() {
+    let rt = runtime();
+    let err = rt
+        .loader::<Faults>()
+        .limits(Limits::new().deadline(Duration::from_secs(1)))
+        .open(wasm("misbehave"))
+        .unwrap_err();
+    assert!(matches!(err, Error::Config { .. }), "{err}");
+    let err = rt
+        .loader::<Faults>()
+        .limits(Limits::new().fuel(1))
+        .open(wasm("misbehave"))
+        .unwrap_err();
+    assert!(matches!(err, Error::Config { .. }), "{err}");
+}
+
+#[test]
+fn files_outside_the_grant_are_refused_inside_the_plugin_and_seen_by_the_host() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hello.txt"), "hi").unwrap();
+    let rt = runtime();
+    let plugin = rt
+        .loader::<Faults>()
+        .capabilities(Capabilities::none().dir(dir.path(), "/data", DirAccess::ReadOnly))
+        .open(wasm("misbehave"))
+        .unwrap();
+
+    let (report, records) = capture_logs(|| misbehave(&plugin, Fault::OpenOutsideGrant).unwrap());
+    let report = String::from_utf8(report).unwrap();
+    let lines: Vec<&str> = report.lines().collect();
+    assert!(lines[0].starts_with("/etc/passwd: refused"), "{report}");
+    assert!(
+        lines[1].starts_with("/data/../../etc/passwd: refused"),
+        "{report}"
+    );
+    assert_eq!(lines[2], "/data/hello.txt: allowed (\"hi\")");
+    // The escape attempt reached the host, which refused it; the host's
+    // WASI trace shows it, attributed to the plugin.
+    assert!(
+        records.iter().any(|r| r.plugin == "misbehave@1.0.0"
+            && r.message.contains("open-at")
+            && r.message.contains("Err")),
+        "{records:#?}"
+    );
+
+    let write = String::from_utf8(misbehave(&plugin, Fault::WriteReadOnly).unwrap()).unwrap();
+    assert!(write.starts_with("write /data/new.txt: refused"), "{write}");
+    assert!(!dir.path().join("new.txt").exists());
+}
+
+#[test]
+fn nothing_is_granted_by_default() {
+    let rt = runtime();
+    let plugin = rt.open::<Faults>(wasm("misbehave")).unwrap();
+    let report = String::from_utf8(misbehave(&plugin, Fault::OpenOutsideGrant).unwrap()).unwrap();
+    assert_eq!(report.matches(": refused").count(), 3, "{report}");
+}
+
+#[test]
+fn a_huge_log_message_is_cut_and_the_host_serves_on() {
+    let rt = runtime();
+    let plugin = rt.open::<Faults>(wasm("misbehave")).unwrap();
+    let (out, records) = capture_logs(|| misbehave(&plugin, Fault::HugeLog).unwrap());
+    assert_eq!(out, b"logged");
+    let logged = records
+        .iter()
+        .find(|r| r.plugin == "misbehave@1.0.0")
+        .unwrap();
+    assert!(
+        logged.message.len() < 17 * 1024,
+        "{} bytes logged",
+        logged.message.len()
+    );
+    assert!(logged.message.ends_with("more bytes dropped)"));
+    assert_eq!(ping(&plugin), 42);
+}
+
+/// Runs the named test alone in a child process (so other tests' memory
+/// does not blur its measurement) and asserts it passed.
+fn in_child_process(test: &str) -> bool {
+    if std::env::var_os("WASMPLUG_CHILD").is_some() {
+        return false;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--test-threads=1", "--nocapture"])
+        .env("WASMPLUG_CHILD", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{test} failed in its child process:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+        "the child ran the test"
+    );
+    true
+}
+
+#[test]
+fn memory_returns_to_its_level_after_1000_faults() {
+    if in_child_process("faults::memory_returns_to_its_level_after_1000_faults") {
+        return;
+    }
+    let rt = guarded_runtime();
+    // A small memory cap keeps the 500 allocation bombs quick.
+    let plugin = rt
+        .loader::<Faults>()
+        .limits(Limits::new().max_memory(8 << 20).deadline(DEADLINE))
+        .open(wasm("misbehave"))
+        .unwrap();
+    let fault_round = |n: usize| {
+        for i in 0..n {
+            let fault = if i % 2 == 0 {
+                Fault::Panic
+            } else {
+                Fault::AllocateForever
+            };
+            assert!(misbehave(&plugin, fault).is_err());
+            assert_eq!(ping(&plugin), 42);
+        }
+    };
+    // Warm up: pool slots, allocator arenas, lazily initialised state.
+    fault_round(50);
+    let before = rss();
+    fault_round(1000);
+    let after = rss();
+    let growth = after.saturating_sub(before);
+    eprintln!(
+        "resident memory: {} KiB before, {} KiB after 1,000 faults",
+        before >> 10,
+        after >> 10
+    );
+    assert!(
+        growth < 16 << 20,
+        "resident memory grew by {} KiB over 1,000 faults",
+        growth >> 10
+    );
+}
