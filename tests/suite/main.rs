@@ -6,4 +6,5 @@ mod demo;
 mod errors;
 mod faults;
 mod gateway;
+mod hostile;
 mod support;

@@ -1,0 +1,1 @@
+//! wasmplug's benchmarks live in `benches/`; this library is empty.
