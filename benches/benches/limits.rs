@@ -7,13 +7,17 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_main};
 use wasmplug::contracts::Demo;
 use wasmplug::{Limits, Plugin, Runtime};
 
 fn plugin(runtime: &Runtime, limits: Limits) -> Plugin<Demo> {
     let guests = xtask::build_guests().expect("guests build");
-    runtime.loader::<Demo>().limits(limits).open(guests.wasm("demo1")).expect("demo1 loads")
+    runtime
+        .loader::<Demo>()
+        .limits(limits)
+        .open(guests.wasm("demo1"))
+        .expect("demo1 loads")
 }
 
 fn bench(c: &mut Criterion) {
@@ -22,20 +26,37 @@ fn bench(c: &mut Criterion) {
     let fuel = Runtime::builder().fuel(true).build().unwrap();
     let cases = [
         ("no limits", plugin(&plain, Limits::new())),
-        ("memory limit", plugin(&plain, Limits::new().max_memory(64 << 20))),
+        (
+            "memory limit",
+            plugin(&plain, Limits::new().max_memory(64 << 20)),
+        ),
         ("epochs on, no deadline", plugin(&epochs, Limits::new())),
-        ("deadline 1s", plugin(&epochs, Limits::new().deadline(Duration::from_secs(1)))),
+        (
+            "deadline 1s",
+            plugin(&epochs, Limits::new().deadline(Duration::from_secs(1))),
+        ),
         ("fuel metering on, no limit", plugin(&fuel, Limits::new())),
-        ("fuel 1M per call", plugin(&fuel, Limits::new().fuel(1_000_000))),
+        (
+            "fuel 1M per call",
+            plugin(&fuel, Limits::new().fuel(1_000_000)),
+        ),
     ];
     let mut group = c.benchmark_group("scalar call");
     for (name, plugin) in &cases {
         group.bench_function(*name, |b| {
-            b.iter(|| plugin.call(|d, s| d.wasmplug_demo_api().call_get_v(s)).map(black_box))
+            b.iter(|| {
+                plugin
+                    .call(|d, s| d.wasmplug_demo_api().call_get_v(s))
+                    .map(black_box)
+            })
         });
     }
     group.finish();
 }
 
-criterion_group!(benches, bench);
+#[allow(missing_docs, reason = "criterion_group! generates an undocumented fn")]
+mod group {
+    criterion::criterion_group!(benches, super::bench);
+}
+use group::benches;
 criterion_main!(benches);

@@ -23,8 +23,16 @@
 //! [`Plugin`] (the shared, initialised live instance).
 //!
 //! Plugins run sandboxed: no filesystem, environment, arguments, network or
-//! stdio. Their `log` import goes to the `tracing` facade (target
-//! `wasmplug::guest`) with the plugin's `name@version`.
+//! stdio unless [`Capabilities`] grant them. [`Limits`] cap each plugin's
+//! memory and tables, and each call's time (a deadline, by epoch
+//! interruption) or fuel; running into one is [`Error::LimitExceeded`]. Their
+//! `log` import goes to the `tracing` facade (target `wasmplug::guest`) with
+//! the plugin's `name@version`; WASI calls are traced inside a `plugin` span.
+//!
+//! **After a fault** (a trap, a guest panic, an exceeded limit) an instance
+//! is never reused: the live [`Plugin`] discards it and makes a fresh one on
+//! the next call (its `init` runs again, and a warning is logged); a private
+//! [`Instance`] refuses further calls.
 //!
 //! # Examples
 //!

@@ -67,7 +67,8 @@ fn every_fault_is_a_typed_error_and_the_host_keeps_serving() {
 
     let trap =
         |code: Trap| move |e: &Error| matches!(e, Error::Trap { code: Some(c), .. } if *c == code);
-    let cases: Vec<(Fault, Box<dyn Fn(&Error) -> bool>)> = vec![
+    type Check = Box<dyn Fn(&Error) -> bool>;
+    let cases: Vec<(Fault, Check)> = vec![
         // Rust checks divisions: dividing by zero is a panic, and with
         // `panic = "abort"` a panic is an `unreachable` trap.
         (

@@ -97,14 +97,19 @@ fn many_threads_open_call_and_drop_plugins_at_once() {
                 for round in 0..ROUNDS {
                     if (t + round) % 2 == 0 {
                         let plugin = rt.open::<Demo>(wasm("demo1")).unwrap();
-                        plugin.call(|d, s| d.wasmplug_demo_api().call_get_v(s)).unwrap();
+                        plugin
+                            .call(|d, s| d.wasmplug_demo_api().call_get_v(s))
+                            .unwrap();
                         // A private instance too: instantiate and drop.
                         let mut own = plugin.pre().instantiate().unwrap();
-                        own.call(|d, s| d.wasmplug_demo_api().call_set_v(s, t as i64)).unwrap();
+                        own.call(|d, s| d.wasmplug_demo_api().call_set_v(s, t as i64))
+                            .unwrap();
                         answered += 1;
                     } else {
                         let plugin = rt.open::<InitProbe>(wasm("init-probe")).unwrap();
-                        let inits = plugin.call(|p, s| p.wasmplug_demo_probe().call_init_count(s)).unwrap();
+                        let inits = plugin
+                            .call(|p, s| p.wasmplug_demo_probe().call_init_count(s))
+                            .unwrap();
                         assert_eq!(inits, 1, "a live plugin's init ran once");
                         answered += 1;
                     }
@@ -116,6 +121,9 @@ fn many_threads_open_call_and_drop_plugins_at_once() {
             })
         })
         .collect();
-    let answered: usize = handles.into_iter().map(|h| h.join().expect("no thread panicked")).sum();
+    let answered: usize = handles
+        .into_iter()
+        .map(|h| h.join().expect("no thread panicked"))
+        .sum();
     assert_eq!(answered, THREADS * ROUNDS);
 }

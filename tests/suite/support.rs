@@ -1,7 +1,8 @@
 //! Fixtures: built guest components, runtimes, and captured plugin logs.
 
+use std::cell::RefCell;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Once};
 
 use tracing::field::{Field, Visit};
 use tracing_subscriber::Layer;
@@ -37,13 +38,25 @@ pub(crate) struct Record {
     pub(crate) message: String,
 }
 
-/// Runs `f` with plugin log records captured (on this thread).
+thread_local! {
+    static SINK: RefCell<Option<Arc<Mutex<Vec<Record>>>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with plugin log records captured (those emitted on this thread).
+///
+/// One global subscriber serves every test: thread-scoped subscribers
+/// (`with_default`) can miss events when tests on other threads register
+/// the same callsites concurrently (tracing caches callsite interest).
 pub(crate) fn capture_logs<T>(f: impl FnOnce() -> T) -> (T, Vec<Record>) {
-    let records = Arc::new(Mutex::new(Vec::new()));
-    let subscriber = tracing_subscriber::registry().with(Capture {
-        records: Arc::clone(&records),
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let subscriber = tracing_subscriber::registry().with(Capture);
+        tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber");
     });
-    let out = tracing::subscriber::with_default(subscriber, f);
+    let records = Arc::new(Mutex::new(Vec::new()));
+    SINK.with(|sink| *sink.borrow_mut() = Some(Arc::clone(&records)));
+    let out = f();
+    SINK.with(|sink| *sink.borrow_mut() = None);
     let records = records.lock().unwrap().clone();
     (out, records)
 }
@@ -56,9 +69,7 @@ pub(crate) fn count(records: &[Record], plugin: &str, message: &str) -> usize {
         .count()
 }
 
-struct Capture {
-    records: Arc<Mutex<Vec<Record>>>,
-}
+struct Capture;
 
 impl<S> Layer<S> for Capture
 where
@@ -108,7 +119,11 @@ where
         } else {
             return;
         };
-        self.records.lock().unwrap().push(record);
+        SINK.with(|sink| {
+            if let Some(records) = &*sink.borrow() {
+                records.lock().unwrap().push(record);
+            }
+        });
     }
 }
 
