@@ -64,6 +64,7 @@
 extern crate self as wasmplug;
 
 mod bindings;
+mod cache;
 mod capabilities;
 mod contract;
 pub mod contracts;
@@ -79,6 +80,7 @@ mod setup;
 mod signature;
 mod state;
 
+pub use cache::CacheStats;
 pub use capabilities::{Capabilities, Captured, DirAccess, Output};
 pub use contract::Contract;
 pub use digest::Digest;

@@ -66,7 +66,7 @@ impl<C: Contract> PluginPre<C> {
     ) -> Result<(Self, Instance<C>)> {
         inspect::check(&origin, bytes)?;
         let engine = &setup.engine;
-        let component = Component::new(engine, bytes).map_err(|e| Error::Malformed {
+        let component = setup.compile(bytes, digest).map_err(|e| Error::Malformed {
             origin: origin.clone(),
             reason: chain(&e),
         })?;

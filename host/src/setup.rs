@@ -4,7 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use wasmtime::component::Component;
 use wasmtime::{Engine, Store};
+
+use crate::cache::Cache;
+use crate::digest::Digest;
 
 use crate::capabilities::Capabilities;
 use crate::error::{Error, Origin, Result, chain};
@@ -34,6 +38,7 @@ const NO_DEADLINE: u64 = u64::MAX / 2;
 /// Everything needed to make and guard one plugin's instances.
 pub(crate) struct Setup {
     pub(crate) engine: Engine,
+    cache: Option<Arc<Cache>>,
     pub(crate) options: Options,
     features: Features,
     /// The deadline in epoch ticks, when one is set.
@@ -45,6 +50,7 @@ pub(crate) struct Setup {
 impl Setup {
     pub(crate) fn new(
         engine: Engine,
+        cache: Option<Arc<Cache>>,
         features: Features,
         options: Options,
         runtime: Arc<dyn std::any::Any + Send + Sync>,
@@ -74,11 +80,21 @@ impl Setup {
         }
         Ok(Setup {
             engine,
+            cache,
             options,
             features,
             deadline_ticks,
             _runtime: runtime,
         })
+    }
+
+    /// Compiles `wasm` (whose SHA-256 is `digest`), through the cache when
+    /// there is one.
+    pub(crate) fn compile(&self, wasm: &[u8], digest: Digest) -> wasmtime::Result<Component> {
+        match &self.cache {
+            Some(cache) => cache.component(&self.engine, wasm, digest),
+            None => Component::new(&self.engine, wasm),
+        }
     }
 
     /// A fresh store for one instance, with its capabilities and limits.
