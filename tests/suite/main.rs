@@ -8,4 +8,5 @@ mod errors;
 mod faults;
 mod gateway;
 mod hostile;
+mod native;
 mod support;

@@ -1,0 +1,132 @@
+//! Errors of the native backend.
+
+use std::path::PathBuf;
+
+/// What can go wrong opening or calling a native plugin. Each variant names
+/// the library and what was wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NativeError {
+    /// The file cannot be read.
+    #[error("cannot read native plugin {}: {source}", path.display())]
+    Io {
+        /// The path as given.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The dynamic loader refused the file (not a shared library, missing
+    /// dependencies, another architecture).
+    #[error("cannot load {} as a shared library: {reason}", path.display())]
+    Load {
+        /// The library.
+        path: PathBuf,
+        /// What the dynamic loader said.
+        reason: String,
+    },
+
+    /// A shared library without the wasmplug header: not a wasmplug plugin
+    /// (a system library, a plain C library).
+    #[error("{} is not a wasmplug plugin: it has no `WASMPLUG_HEADER` symbol", path.display())]
+    NotAPlugin {
+        /// The library.
+        path: PathBuf,
+    },
+
+    /// The header symbol is there but does not start with the magic bytes.
+    #[error("{} has a `WASMPLUG_HEADER` symbol that is not a wasmplug header", path.display())]
+    BadMagic {
+        /// The library.
+        path: PathBuf,
+    },
+
+    /// The plugin speaks another version of the native ABI.
+    #[error("{} uses native ABI version {found}; this host speaks version {supported}", path.display())]
+    AbiVersion {
+        /// The library.
+        path: PathBuf,
+        /// The plugin's ABI version.
+        found: u32,
+        /// The host's.
+        supported: u32,
+    },
+
+    /// The plugin was built for another target.
+    #[error("{} was built for {found}; this host is {host}", path.display())]
+    Target {
+        /// The library.
+        path: PathBuf,
+        /// The plugin's target triple.
+        found: String,
+        /// The host's.
+        host: String,
+    },
+
+    /// The plugin implements a contract version the host does not support.
+    #[error(
+        "{} implements `{found}` (world `{world}`), but this host supports `{supported}`",
+        path.display()
+    )]
+    Contract {
+        /// The library.
+        path: PathBuf,
+        /// The plugin's contract, `ns:pkg@version`.
+        found: String,
+        /// The plugin's world.
+        world: String,
+        /// The host's contract.
+        supported: String,
+    },
+
+    /// Same contract version, different WIT: the contract changed without a
+    /// version bump.
+    #[error(
+        "{} implements `{contract}` from a different WIT (digest {found}, host {expected}): \
+         the contract changed without a version bump",
+        path.display()
+    )]
+    WitDigest {
+        /// The library.
+        path: PathBuf,
+        /// The contract both claim.
+        contract: String,
+        /// The plugin's WIT digest (hex).
+        found: String,
+        /// The host's WIT digest (hex).
+        expected: String,
+    },
+
+    /// An entry point the contract needs is not exported.
+    #[error("{} has no entry point `{symbol}` for export `{export}`", path.display())]
+    MissingEntryPoint {
+        /// The library.
+        path: PathBuf,
+        /// The WIT export.
+        export: String,
+        /// The mangled symbol looked up.
+        symbol: String,
+    },
+
+    /// A header string is not valid UTF-8.
+    #[error("{} has a malformed header: {what} is not UTF-8", path.display())]
+    MalformedHeader {
+        /// The library.
+        path: PathBuf,
+        /// Which field.
+        what: &'static str,
+    },
+
+    /// The plugin panicked in an export; the panic was caught at the
+    /// boundary and the host keeps running.
+    #[error("native plugin {plugin} panicked in `{export}`: {message}")]
+    Panic {
+        /// `name@version`.
+        plugin: String,
+        /// The export.
+        export: String,
+        /// The panic message.
+        message: String,
+    },
+}

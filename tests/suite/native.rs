@@ -1,0 +1,177 @@
+//! The native loader's header checks, on C libraries built here with `cc`:
+//! a foreign library, and a header with each field wrong in turn.
+
+#![allow(unsafe_code, reason = "opening native libraries is unsafe by nature")]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use wasmplug_native::abi::{self, mangle};
+use wasmplug_native::{Expected, NativeError, NativeLibrary};
+
+const DIGEST: [u8; 32] = [0x11; 32];
+
+fn expected() -> Expected<'static> {
+    Expected {
+        contract: "wasmplug:demo@1.0.0",
+        world: "wasmplug:demo/demo",
+        wit_digest: DIGEST,
+    }
+}
+
+fn out_dir() -> PathBuf {
+    xtask::workspace_root()
+        .join("target")
+        .join("native-fixtures")
+}
+
+/// Builds `source` into a shared library named `name` with `defines`.
+fn cc(name: &str, source: &str, defines: &[String]) -> PathBuf {
+    let dir = out_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join(format!("lib{name}.so"));
+    let src = xtask::workspace_root().join("tests/native").join(source);
+    let status = Command::new("cc")
+        .args(["-shared", "-fPIC", "-O1", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .args(defines)
+        .status()
+        .expect("a C compiler (`cc`) is needed to build the native fixtures");
+    assert!(status.success(), "cc failed on {}", src.display());
+    out
+}
+
+/// The fixtures, built once: name → library.
+fn fixture(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Vec<(String, PathBuf)>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let target = format!("-DTARGET=\"{}\"", abi::TARGET);
+        let variants: [(&str, &[&str]); 6] = [
+            ("good", &[]),
+            ("bad-magic", &["-DMAGIC=\"NOTAPLUG\""]),
+            ("abi-99", &["-DABI_VERSION=99"]),
+            ("contract-v2", &["-DCONTRACT=\"wasmplug:demo@2.0.0\""]),
+            ("changed-wit", &["-DDIGEST_BYTE=0x22"]),
+            ("other-target", &[]),
+        ];
+        let mut built: Vec<(String, PathBuf)> = variants
+            .iter()
+            .map(|(name, defines)| {
+                let mut args: Vec<String> = defines.iter().map(|d| (*d).to_owned()).collect();
+                args.push(if *name == "other-target" {
+                    "-DTARGET=\"riscv64gc-unknown-linux-gnu\"".to_owned()
+                } else {
+                    target.clone()
+                });
+                (
+                    (*name).to_owned(),
+                    cc(&format!("hdr-{name}"), "header.c", &args),
+                )
+            })
+            .collect();
+        built.push(("plain".to_owned(), cc("plain", "plain.c", &[])));
+        built
+    });
+    built
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, p)| p.clone())
+        .expect("a known fixture")
+}
+
+fn open(path: &Path) -> Result<NativeLibrary, NativeError> {
+    // SAFETY: the fixtures are built above from this repository's C sources;
+    // they have no initialisers and follow the ABI's header layout.
+    unsafe { NativeLibrary::open(path, &expected()) }
+}
+
+#[test]
+fn a_good_header_opens_and_reports_itself() {
+    let lib = open(&fixture("good")).unwrap();
+    let info = lib.info();
+    assert_eq!(
+        (info.name.as_str(), info.version.as_str()),
+        ("c-fixture", "1.0.0")
+    );
+    assert_eq!(info.target, abi::TARGET);
+    assert_eq!(
+        info.rustc, "cc (test fixture)",
+        "another compiler is fine: the ABI is C"
+    );
+
+    let export = "wasmplug:demo/api@1.0.0#get-v";
+    // SAFETY: never called; the lookup fails.
+    let err = unsafe { lib.entry::<extern "C" fn()>(export) }.unwrap_err();
+    match &err {
+        NativeError::MissingEntryPoint {
+            export: e, symbol, ..
+        } => {
+            assert_eq!(e, export);
+            assert_eq!(*symbol, mangle(export));
+        }
+        other => panic!("expected MissingEntryPoint, got {other}"),
+    }
+}
+
+#[test]
+fn libraries_that_are_not_plugins() {
+    let err = open(&fixture("plain")).unwrap_err();
+    assert!(matches!(err, NativeError::NotAPlugin { .. }), "{err}");
+
+    // A system library: the C library's maths.
+    let libm = Command::new("cc")
+        .arg("-print-file-name=libm.so.6")
+        .output()
+        .unwrap();
+    let libm = PathBuf::from(String::from_utf8(libm.stdout).unwrap().trim());
+    assert!(
+        libm.is_absolute(),
+        "cc knows where libm is: {}",
+        libm.display()
+    );
+    let err = open(&libm).unwrap_err();
+    assert!(matches!(err, NativeError::NotAPlugin { .. }), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("plugin.so");
+    std::fs::write(&text, "not an ELF file").unwrap();
+    let err = open(&text).unwrap_err();
+    assert!(matches!(err, NativeError::Load { .. }), "{err}");
+    let err = open(Path::new("/nonexistent/plugin.so")).unwrap_err();
+    assert!(matches!(err, NativeError::Io { .. }), "{err}");
+}
+
+#[test]
+fn each_header_check_has_its_error() {
+    let err = open(&fixture("bad-magic")).unwrap_err();
+    assert!(matches!(err, NativeError::BadMagic { .. }), "{err}");
+    let err = open(&fixture("abi-99")).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            NativeError::AbiVersion {
+                found: 99,
+                supported: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = open(&fixture("other-target")).unwrap_err();
+    assert!(
+        matches!(&err, NativeError::Target { found, .. } if found == "riscv64gc-unknown-linux-gnu"),
+        "{err}"
+    );
+    let err = open(&fixture("contract-v2")).unwrap_err();
+    assert!(
+        matches!(&err, NativeError::Contract { found, .. } if found == "wasmplug:demo@2.0.0"),
+        "{err}"
+    );
+    let err = open(&fixture("changed-wit")).unwrap_err();
+    assert!(
+        matches!(&err, NativeError::WitDigest { found, .. } if found.starts_with("2222")),
+        "{err}"
+    );
+}
