@@ -51,6 +51,10 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    let mut private = cases[0].1.pre().instantiate().unwrap();
+    group.bench_function("no limits, private instance (no lock)", |b| {
+        b.iter(|| private.call(|d, s| d.wasmplug_demo_api().call_get_v(s)).map(black_box))
+    });
     group.finish();
 }
 
