@@ -53,7 +53,11 @@ fn bench(c: &mut Criterion) {
     }
     let mut private = cases[0].1.pre().instantiate().unwrap();
     group.bench_function("no limits, private instance (no lock)", |b| {
-        b.iter(|| private.call(|d, s| d.wasmplug_demo_api().call_get_v(s)).map(black_box))
+        b.iter(|| {
+            private
+                .call(|d, s| d.wasmplug_demo_api().call_get_v(s))
+                .map(black_box)
+        })
     });
     group.finish();
 }

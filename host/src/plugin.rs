@@ -6,7 +6,7 @@
 //! instance the [`Runtime`](crate::Runtime) hands to every opener.
 
 use std::marker::PhantomData;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{
@@ -524,11 +524,14 @@ impl<C: Contract> Plugin<C> {
 
     /// Locks the live instance, replacing it first if a trap poisoned it.
     fn live(&self) -> Result<MutexGuard<'_, Live<C>>> {
-        let mut live = self
-            .inner
-            .live
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut live = self.inner.live.lock().unwrap_or_else(|poisoned| {
+            // A panic while the lock was held (in a caller's closure or a
+            // host import) may have left the store mid-call: do not reuse it.
+            self.inner.live.clear_poison();
+            let mut live = poisoned.into_inner();
+            live.instance.poisoned = true;
+            live
+        });
         if live.instance.poisoned {
             tracing::warn!(
                 target: "wasmplug",

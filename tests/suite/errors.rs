@@ -331,3 +331,23 @@ fn a_trap_is_an_error_and_the_next_call_gets_a_fresh_instance() {
         Err(Error::Trap { code: None, .. })
     ));
 }
+
+#[test]
+fn a_panic_in_the_callers_closure_does_not_leave_a_half_used_instance() {
+    let rt = runtime();
+    let plugin = rt.open::<Demo>(wasm("demo1")).unwrap();
+    plugin
+        .call(|d, s| d.wasmplug_demo_api().call_set_v(s, 9))
+        .unwrap();
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        plugin.call(|_, _| -> wasmplug::wasmtime::Result<()> { panic!("embedder bug") })
+    }));
+    assert!(panicked.is_err());
+    // The next call runs on a fresh instance (V is back to 0), no deadlock.
+    assert_eq!(
+        plugin
+            .call(|d, s| d.wasmplug_demo_api().call_get_v(s))
+            .unwrap(),
+        0
+    );
+}
