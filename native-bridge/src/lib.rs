@@ -37,6 +37,7 @@
 pub mod abi;
 #[cfg(feature = "host")]
 mod error;
+pub mod guest;
 #[cfg(feature = "host")]
 mod library;
 

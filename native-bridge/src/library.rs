@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::abi::{self, Header, Str};
+use crate::abi::{self, Header, Status, Str};
 use crate::error::NativeError;
 
 /// What the host expects of a plugin: the contract it was built against.
@@ -193,6 +193,42 @@ impl NativeLibrary {
                 export: export.to_owned(),
                 symbol,
             })
+    }
+
+    /// Turns an entry point's [`Status`] into a result: on
+    /// [`Status::PANIC`], the panic message the plugin recorded (through
+    /// [`LAST_ERROR_SYMBOL`](abi::LAST_ERROR_SYMBOL), on this thread) in a
+    /// [`NativeError::Panic`] naming the plugin and `export`.
+    ///
+    /// # Errors
+    ///
+    /// [`NativeError::Panic`] for any status but [`Status::OK`].
+    pub fn check(&self, status: Status, export: &str) -> Result<(), NativeError> {
+        if status == Status::OK {
+            return Ok(());
+        }
+        let message = self
+            .last_error()
+            .unwrap_or_else(|| format!("status {}", status.0));
+        Err(NativeError::Panic {
+            plugin: format!("{}@{}", self.info.name, self.info.version),
+            export: export.to_owned(),
+            message,
+        })
+    }
+
+    fn last_error(&self) -> Option<String> {
+        // SAFETY: the ABI gives `wasmplug_last_error` this type; the library
+        // is never unloaded.
+        let last_error = unsafe {
+            self._library
+                .get::<extern "C" fn() -> Str>(abi::LAST_ERROR_SYMBOL.as_bytes())
+        }
+        .ok()?;
+        let message = last_error();
+        // SAFETY: the plugin keeps the message alive until its next call on
+        // this thread, and none happens before we copy it.
+        unsafe { message.as_str() }.ok().map(str::to_owned)
     }
 }
 

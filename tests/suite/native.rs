@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use wasmplug_native::abi::{self, mangle};
+use wasmplug_native::abi::{self, Status, mangle};
 use wasmplug_native::{Expected, NativeError, NativeLibrary};
 
 const DIGEST: [u8; 32] = [0x11; 32];
@@ -174,4 +174,134 @@ fn each_header_check_has_its_error() {
         matches!(&err, NativeError::WitDigest { found, .. } if found.starts_with("2222")),
         "{err}"
     );
+}
+
+/// The native fault fixture (`tests/native/faulty`), built once.
+fn faulty_native() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(
+            || match xtask::build_native("tests/native/faulty", "faulty_native") {
+                Ok(path) => path,
+                Err(message) => panic!("the native fault fixture could not be built:\n{message}"),
+            },
+        )
+        .clone()
+}
+
+type GetV = unsafe extern "C" fn(*mut i64) -> Status;
+type InitCount = unsafe extern "C" fn(*mut u32) -> Status;
+type SetV = extern "C" fn(i64) -> Status;
+type F = extern "C" fn() -> Status;
+
+#[test]
+fn a_panic_in_a_native_plugin_is_a_typed_error_and_the_host_lives() {
+    let lib = open(&faulty_native()).unwrap();
+    assert_eq!(lib.info().rustc, abi::RUSTC);
+    // SAFETY: these are the types the ABI gives these exports.
+    let (get_v, init_count) = unsafe {
+        (
+            lib.entry::<GetV>("wasmplug:demo/api@1.0.0#get-v").unwrap(),
+            lib.entry::<InitCount>("wasmplug:demo/probe@1.0.0#init-count")
+                .unwrap(),
+        )
+    };
+    for _ in 0..3 {
+        let mut v = 0;
+        // SAFETY: `v` is a valid out-pointer for the call.
+        let err = lib.check(unsafe { get_v(&mut v) }, "get-v").unwrap_err();
+        match &err {
+            NativeError::Panic {
+                plugin,
+                export,
+                message,
+            } => {
+                assert_eq!(plugin, "faulty-native@1.0.0");
+                assert_eq!(export, "get-v");
+                assert_eq!(message, "deliberate native panic");
+            }
+            other => panic!("expected Panic, got {other}"),
+        }
+        // The host, and the plugin's other exports, carry on.
+        let mut count = 0;
+        // SAFETY: `count` is a valid out-pointer for the call.
+        lib.check(unsafe { init_count(&mut count) }, "init-count")
+            .unwrap();
+        assert_eq!(count, 7);
+    }
+}
+
+/// Runs `test` (an ignored test of this binary) in a child process with
+/// `fault` in its environment, and returns how the child ended.
+fn run_child(test: &str, fault: &str) -> std::process::ExitStatus {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", test, "--test-threads=1"])
+        .env("WASMPLUG_FAULT", fault)
+        .output()
+        .unwrap()
+        .status
+}
+
+#[test]
+fn a_segfault_or_abort_in_a_native_plugin_kills_the_host_where_wasm_does_not() {
+    use std::os::unix::process::ExitStatusExt;
+
+    let native = "native::crash_child_native";
+    let wasm = "native::crash_child_wasm";
+    // Native: the fault takes the whole process down, catch_unwind or not.
+    assert_eq!(
+        run_child(native, "segv").signal(),
+        Some(11),
+        "SIGSEGV killed the host"
+    );
+    assert_eq!(
+        run_child(native, "abort").signal(),
+        Some(6),
+        "SIGABRT killed the host"
+    );
+    // The child itself works when nothing faults.
+    assert!(run_child(native, "none").success());
+    // Wasm: the same kinds of fault are errors, and the host exits normally.
+    assert!(run_child(wasm, "segv").success());
+    assert!(run_child(wasm, "abort").success());
+}
+
+#[test]
+#[ignore = "run in a child process by a_segfault_or_abort_in_a_native_plugin_kills_the_host_where_wasm_does_not"]
+fn crash_child_native() {
+    let lib = open(&faulty_native()).unwrap();
+    // SAFETY: these are the types the ABI gives these exports.
+    let (set_v, f) = unsafe {
+        (
+            lib.entry::<SetV>("wasmplug:demo/api@1.0.0#set-v").unwrap(),
+            lib.entry::<F>("wasmplug:demo/api@1.0.0#f").unwrap(),
+        )
+    };
+    match std::env::var("WASMPLUG_FAULT").as_deref() {
+        Ok("segv") => {
+            let _ = set_v(1);
+        }
+        Ok("abort") => {
+            let _ = f();
+        }
+        _ => {}
+    }
+}
+
+#[test]
+#[ignore = "run in a child process by a_segfault_or_abort_in_a_native_plugin_kills_the_host_where_wasm_does_not"]
+fn crash_child_wasm() {
+    use crate::faults::{Faults, faults::exports::acme::faults::faults::Fault};
+
+    let rt = crate::support::runtime();
+    let plugin = rt
+        .open::<Faults>(crate::support::wasm("misbehave"))
+        .unwrap();
+    let fault = match std::env::var("WASMPLUG_FAULT").as_deref() {
+        // Wild memory access, and an abort (a panic is an abort in the guest).
+        Ok("segv") => Fault::OutOfRangeList,
+        _ => Fault::Panic,
+    };
+    let outcome = plugin.call(|f, s| f.acme_faults_faults().call_misbehave(s, fault));
+    assert!(outcome.is_err());
 }

@@ -64,41 +64,72 @@ pub fn build_guests() -> Result<&'static Guests, String> {
 
 fn build() -> Result<Guests, String> {
     ensure_target()?;
-    let root = workspace_root();
-    let target_dir = root.join("target").join("guests");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let target_dir = workspace_root().join("target").join("guests");
     for workspace in WORKSPACES {
-        let manifest = root.join(workspace).join("Cargo.toml");
-        let output = Command::new(&cargo)
-            .args([
-                "build",
-                "--release",
-                "--locked",
-                "--quiet",
-                "--target",
-                TARGET,
-                "--manifest-path",
-            ])
-            .arg(&manifest)
-            .env("CARGO_TARGET_DIR", &target_dir)
-            // Flags meant for the host build must not leak into the guests'.
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .env_remove("CARGO_BUILD_TARGET")
-            .env_remove("RUSTC_WORKSPACE_WRAPPER")
-            .output()
-            .map_err(|e| format!("cannot run cargo to build the guests: {e}"))?;
-        if !output.status.success() {
-            return Err(format!(
-                "building the guests in {} for {TARGET} failed:\n{}",
-                manifest.display(),
-                String::from_utf8_lossy(&output.stderr)
-            ));
-        }
+        cargo_build(workspace, Some(TARGET), &target_dir)?;
     }
     Ok(Guests {
         dir: target_dir.join(TARGET).join("release"),
     })
+}
+
+/// Builds the native (host-target) `cdylib` crate at `crate_dir` (relative
+/// to the root, a workspace of its own) in release mode, and returns the
+/// shared library `lib<name>.so` (`.dylib` on macOS).
+///
+/// # Errors
+///
+/// A message with cargo's output when the build fails.
+pub fn build_native(crate_dir: &str, name: &str) -> Result<PathBuf, String> {
+    let target_dir = workspace_root()
+        .join("target")
+        .join("native-fixtures")
+        .join("cargo");
+    cargo_build(crate_dir, None, &target_dir)?;
+    let file = format!(
+        "{}{name}{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    );
+    Ok(target_dir.join("release").join(file))
+}
+
+/// `cargo build --release --locked` of the workspace at `dir`.
+fn cargo_build(dir: &str, target: Option<&str>, target_dir: &Path) -> Result<(), String> {
+    let manifest = workspace_root().join(dir).join("Cargo.toml");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--quiet",
+            "--manifest-path",
+        ])
+        .arg(&manifest);
+    if let Some(target) = target {
+        command.args(["--target", target]);
+    }
+    let output = command
+        .env("CARGO_TARGET_DIR", target_dir)
+        // Flags meant for the host build must not leak into the plugins'.
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .output()
+        .map_err(|e| format!("cannot run cargo to build {}: {e}", manifest.display()))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "building {} ({}) failed:\n{}",
+            manifest.display(),
+            target.unwrap_or("host target"),
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
 }
 
 /// Adds the `wasm32-wasip2` target with rustup if the toolchain lacks it.
