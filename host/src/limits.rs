@@ -20,6 +20,7 @@ use wasmtime::ResourceLimiter;
 pub struct Limits {
     max_memory: Option<usize>,
     max_table_elements: Option<usize>,
+    max_instances: Option<usize>,
     deadline: Option<Duration>,
     fuel: Option<u64>,
 }
@@ -40,6 +41,15 @@ impl Limits {
     /// Caps each table of an instance at `elements`.
     pub fn max_table_elements(mut self, elements: usize) -> Self {
         self.max_table_elements = Some(elements);
+        self
+    }
+
+    /// Caps how many core instances, and as many memories and tables, one
+    /// instance of the plugin may create (a component is made of several
+    /// core instances; a Rust plugin uses a handful). Exceeding it fails
+    /// instantiation.
+    pub fn max_instances(mut self, count: usize) -> Self {
+        self.max_instances = Some(count);
         self
     }
 
@@ -64,6 +74,10 @@ impl Limits {
         self.deadline
     }
 
+    pub(crate) fn get_max_instances(&self) -> Option<usize> {
+        self.max_instances
+    }
+
     pub(crate) fn get_fuel(&self) -> Option<u64> {
         self.fuel
     }
@@ -85,6 +99,12 @@ pub enum Limit {
         /// The configured maximum.
         max: usize,
     },
+    /// Instantiation would have created more core instances, memories or
+    /// tables than `max`.
+    Instances {
+        /// The configured maximum.
+        max: usize,
+    },
     /// The call ran past its deadline.
     Deadline(Duration),
     /// The call used up its fuel.
@@ -98,6 +118,9 @@ impl fmt::Display for Limit {
                 write!(f, "memory limit of {max} bytes (it asked for {requested})")
             }
             Limit::TableElements { max } => write!(f, "table limit of {max} elements"),
+            Limit::Instances { max } => {
+                write!(f, "limit of {max} core instances, memories or tables")
+            }
             Limit::Deadline(d) => write!(f, "deadline of {d:?} per call"),
             Limit::Fuel(units) => write!(f, "fuel limit of {units} units per call"),
         }
@@ -121,6 +144,7 @@ impl std::error::Error for Exceeded {}
 pub(crate) struct Limiter {
     max_memory: Option<usize>,
     max_table_elements: Option<usize>,
+    max_instances: Option<usize>,
 }
 
 impl Limiter {
@@ -128,12 +152,18 @@ impl Limiter {
         Limiter {
             max_memory: limits.max_memory,
             max_table_elements: limits.max_table_elements,
+            max_instances: limits.max_instances,
         }
     }
 
     pub(crate) fn is_active(&self) -> bool {
-        self.max_memory.is_some() || self.max_table_elements.is_some()
+        self.max_memory.is_some()
+            || self.max_table_elements.is_some()
+            || self.max_instances.is_some()
     }
+
+    /// wasmtime's own default for the counts.
+    const DEFAULT_COUNT: usize = 10_000;
 }
 
 impl ResourceLimiter for Limiter {
@@ -164,5 +194,17 @@ impl ResourceLimiter for Limiter {
             }
             _ => Ok(true),
         }
+    }
+
+    fn instances(&self) -> usize {
+        self.max_instances.unwrap_or(Self::DEFAULT_COUNT)
+    }
+
+    fn memories(&self) -> usize {
+        self.max_instances.unwrap_or(Self::DEFAULT_COUNT)
+    }
+
+    fn tables(&self) -> usize {
+        self.max_instances.unwrap_or(Self::DEFAULT_COUNT)
     }
 }

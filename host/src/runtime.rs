@@ -372,7 +372,8 @@ impl<C: Contract> Loader<'_, C> {
     /// Opens the plugin file at `path`: instantiate-once, as Go's
     /// `plugin.Open`. If a plugin with the same content is already live for
     /// contract `C`, that plugin is returned and nothing runs (its `init` ran
-    /// once, with the configuration it was first opened with). Otherwise the
+    /// once, with the configuration, capabilities and limits it was first
+    /// opened with: those of later openings are ignored). Otherwise the
     /// file is compiled, checked against `C`, instantiated, and its `init`
     /// runs.
     ///

@@ -147,6 +147,12 @@ impl Setup {
                     self.options.limits.get_deadline().map(Limit::Deadline)
                 }
                 Some(wasmtime::Trap::OutOfFuel) => self.options.limits.get_fuel().map(Limit::Fuel),
+                // wasmtime reports exceeded counts only in its message.
+                None if format!("{err:#}").contains("resource limit exceeded:") => self
+                    .options
+                    .limits
+                    .get_max_instances()
+                    .map(|max| Limit::Instances { max }),
                 _ => None,
             }
         };

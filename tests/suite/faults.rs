@@ -285,42 +285,131 @@ fn in_child_process(test: &str) -> bool {
 }
 
 #[test]
-fn memory_returns_to_its_level_after_1000_faults() {
-    if in_child_process("faults::memory_returns_to_its_level_after_1000_faults") {
+fn memory_returns_to_its_level_after_1000_of_each_fault() {
+    if in_child_process("faults::memory_returns_to_its_level_after_1000_of_each_fault") {
         return;
     }
-    let rt = guarded_runtime();
-    // A small memory cap keeps the 500 allocation bombs quick.
+    // Fuel, not a deadline, stops the loops here: a thousand deadlines
+    // short enough to be quick would fire spuriously on a loaded machine.
+    // One runtime each: a runtime opens a plugin once, with the limits of
+    // its first opening.
+    let open = |max_memory: usize, fuel: u64| {
+        let rt = Runtime::builder()
+            .max_instances(4)
+            .fuel(true)
+            .build()
+            .unwrap();
+        rt.loader::<Faults>()
+            .limits(Limits::new().max_memory(max_memory).fuel(fuel))
+            .open(wasm("misbehave"))
+            .unwrap()
+    };
+    let general = open(16 << 20, 500_000_000);
+    // A small cap keeps a thousand allocation bombs quick, and little fuel
+    // a thousand infinite loops.
+    let bomb = open(4 << 20, 500_000_000);
+    let looper = open(16 << 20, 2_000_000);
+
+    type Run = Box<dyn Fn() -> wasmplug::Result<()>>;
+    let fault = |plugin: &Plugin<Faults>, fault: Fault| -> Run {
+        let plugin = plugin.clone();
+        Box::new(move || misbehave(&plugin, fault).map(drop))
+    };
+    let utf8 = {
+        let plugin = general.clone();
+        Box::new(move || {
+            plugin
+                .call(|f, s| f.acme_faults_faults().call_invalid_utf8(s))
+                .map(drop)
+        }) as Run
+    };
+    let cases: Vec<(&str, &Plugin<Faults>, Run)> = vec![
+        (
+            "divide by zero",
+            &general,
+            fault(&general, Fault::DivideByZero),
+        ),
+        ("unreachable", &general, fault(&general, Fault::Unreachable)),
+        ("panic", &general, fault(&general, Fault::Panic)),
+        (
+            "infinite loop",
+            &looper,
+            fault(&looper, Fault::InfiniteLoop),
+        ),
+        (
+            "allocate forever",
+            &bomb,
+            fault(&bomb, Fault::AllocateForever),
+        ),
+        (
+            "unbounded recursion",
+            &general,
+            fault(&general, Fault::RecurseForever),
+        ),
+        (
+            "out-of-range list",
+            &general,
+            fault(&general, Fault::OutOfRangeList),
+        ),
+        ("invalid UTF-8", &general, utf8),
+        ("4 MiB log line", &general, fault(&general, Fault::HugeLog)),
+    ];
+    for (name, plugin, run) in cases {
+        let round = |n: usize| -> String {
+            let mut seen = String::new();
+            for _ in 0..n {
+                seen = match run() {
+                    Ok(()) => "ok".to_owned(),
+                    Err(Error::Trap { code, .. }) => format!("Trap({code:?})"),
+                    Err(Error::LimitExceeded { limit, .. }) => format!("LimitExceeded({limit:?})"),
+                    Err(other) => panic!("{name}: unexpected {other}"),
+                };
+                assert_eq!(ping(plugin), 42, "{name}: the plugin serves on");
+            }
+            seen
+        };
+        // Warm up: pool slots, allocator arenas, lazily initialised state.
+        round(20);
+        let before = rss();
+        let seen = round(1000);
+        let after = rss();
+        eprintln!(
+            "| {name} | {seen} | yes | {} KiB -> {} KiB |",
+            before >> 10,
+            after >> 10
+        );
+        let growth = after.saturating_sub(before);
+        assert!(
+            growth < 8 << 20,
+            "{name}: resident memory grew by {} KiB over 1,000 faults",
+            growth >> 10
+        );
+    }
+}
+
+#[test]
+fn an_instance_count_limit_is_enforced_at_instantiation() {
+    let rt = runtime();
+    let err = rt
+        .loader::<Faults>()
+        .limits(Limits::new().max_instances(1))
+        .open(wasm("misbehave"))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::LimitExceeded {
+                limit: Limit::Instances { max: 1 },
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // A generous limit loads and serves.
     let plugin = rt
         .loader::<Faults>()
-        .limits(Limits::new().max_memory(8 << 20).deadline(DEADLINE))
+        .limits(Limits::new().max_instances(64))
         .open(wasm("misbehave"))
         .unwrap();
-    let fault_round = |n: usize| {
-        for i in 0..n {
-            let fault = if i % 2 == 0 {
-                Fault::Panic
-            } else {
-                Fault::AllocateForever
-            };
-            assert!(misbehave(&plugin, fault).is_err());
-            assert_eq!(ping(&plugin), 42);
-        }
-    };
-    // Warm up: pool slots, allocator arenas, lazily initialised state.
-    fault_round(50);
-    let before = rss();
-    fault_round(1000);
-    let after = rss();
-    let growth = after.saturating_sub(before);
-    eprintln!(
-        "resident memory: {} KiB before, {} KiB after 1,000 faults",
-        before >> 10,
-        after >> 10
-    );
-    assert!(
-        growth < 16 << 20,
-        "resident memory grew by {} KiB over 1,000 faults",
-        growth >> 10
-    );
+    assert_eq!(ping(&plugin), 42);
 }
