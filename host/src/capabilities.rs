@@ -68,7 +68,11 @@ impl Capabilities {
 
     /// Makes host directory `host` visible to the plugin as `guest` (an
     /// absolute guest path such as `/data`). Paths outside every granted
-    /// directory cannot be opened: `..` escapes are refused by the host.
+    /// directory cannot be opened, and the plugin sees an error: a `..`
+    /// escape from a grant is refused by the host, which traces the refused
+    /// WASI call inside the calling plugin's `plugin` span (TRACE level); a
+    /// path under no grant at all is refused by the guest's own libc before
+    /// any host call is made.
     pub fn dir(
         mut self,
         host: impl Into<PathBuf>,

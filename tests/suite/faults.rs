@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use wasmplug::contracts::Demo;
 use wasmplug::wasmtime::Trap;
-use wasmplug::{Capabilities, DirAccess, Error, Limit, Limits, Plugin, Runtime};
+use wasmplug::{Capabilities, Captured, DirAccess, Error, Limit, Limits, Output, Plugin, Runtime};
 
 use crate::support::{capture_logs, runtime, wasm};
 
@@ -412,4 +412,38 @@ fn an_instance_count_limit_is_enforced_at_instantiation() {
         .open(wasm("misbehave"))
         .unwrap();
     assert_eq!(ping(&plugin), 42);
+}
+
+#[test]
+fn environment_arguments_and_stdio_only_as_granted() {
+    let report = |plugin: &Plugin<Faults>| {
+        String::from_utf8(misbehave(plugin, Fault::ReportEnvironment).unwrap()).unwrap()
+    };
+    // Nothing by default: no arguments, no variables (not even the host's
+    // PATH), and the output goes nowhere.
+    let rt = runtime();
+    let plain = rt.open::<Faults>(wasm("misbehave")).unwrap();
+    assert_eq!(report(&plain), "");
+
+    let stdout = Captured::new(1 << 16);
+    let stderr = Captured::new(1 << 16);
+    let rt = runtime();
+    let granted = rt
+        .loader::<Faults>()
+        .capabilities(
+            Capabilities::none()
+                .arg("misbehave")
+                .arg("--verbose")
+                .env("GREETING", "hi")
+                .stdout(Output::Capture(stdout.clone()))
+                .stderr(Output::Capture(stderr.clone())),
+        )
+        .open(wasm("misbehave"))
+        .unwrap();
+    assert_eq!(
+        report(&granted),
+        "arg misbehave\narg --verbose\nenv GREETING=hi"
+    );
+    assert_eq!(stdout.contents(), b"hello stdout\n");
+    assert_eq!(stderr.contents(), b"hello stderr\n");
 }
