@@ -34,23 +34,72 @@
 //!
 //! # Entry points
 //!
-//! Each function a plugin exports (`interface#function` in the world) is one
-//! C-ABI symbol, named by [`mangle`]: WIT names contain `:`, `/`, `@`, `.`,
-//! `#`, `[` and `]`, which native symbol tables and linker version scripts
-//! reject. Every entry point:
+//! Each function a plugin exports (`interface#function`, the interface
+//! named without its version — `wasmplug:demo/api#get-v`: the header
+//! carries the contract's version — with the component model's names for
+//! resource functions:
+//! `iface#[method]foo.m1`, and `iface#[resource-drop]foo` to release a
+//! handle) is one C-ABI symbol, named by [`mangle`]: WIT names contain `:`,
+//! `/`, `@`, `.`, `#`, `[` and `]`, which native symbol tables and linker
+//! version scripts reject. Every entry point has the signature
 //!
-//! - takes its arguments lowered as in [`Str`] and [`Slice`] (borrowed for
-//!   the duration of the call; the plugin copies what it keeps) and writes
-//!   its result through a final out-pointer;
-//! - returns a [`Status`]: [`Status::OK`], or [`Status::PANIC`] when the
-//!   plugin panicked (every entry point runs under `catch_unwind`; the panic
-//!   message is then read with [`LAST_ERROR_SYMBOL`]);
-//! - leaves results that own memory (strings, lists) owned by the plugin
-//!   until the host calls [`POST_CALL_SYMBOL`] on the same thread.
+//! ```text
+//! unsafe extern "C" fn(param0: L0, param1: L1, …, out: *mut LR) -> Status
+//! ```
 //!
-//! Host imports (such as `wasmplug:plugin/log`) reach the plugin as a table
-//! of function pointers passed to [`IMPORTS_SYMBOL`] once, right after the
-//! header is checked and before any export is called.
+//! where `Ln` is the lowered form of parameter `n` (see *Values*), passed by
+//! value, and `out` — present only when the function has a result — is
+//! where the plugin writes the lowered result. It returns a [`Status`]:
+//! [`Status::OK`], or [`Status::PANIC`] when the plugin panicked (every
+//! entry point runs under `catch_unwind`; the panic message is then read
+//! with [`LAST_ERROR_SYMBOL`]) and nothing was written.
+//!
+//! Arguments are borrowed for the duration of the call: the plugin copies
+//! what it keeps. Results are owned by the plugin until the host calls
+//! [`POST_CALL_SYMBOL`] on the same thread, which it does right after
+//! copying them out.
+//!
+//! Every plugin also exports the lifecycle of the base contract
+//! (`wasmplug:plugin/plugin@1.x.y#get-metadata`, `#init`, `#shutdown`) by
+//! the same rules.
+//!
+//! # Values
+//!
+//! Each WIT type has a C-layout lowered form ([`crate::value::Lower`]):
+//!
+//! | WIT | lowered |
+//! |---|---|
+//! | `u8`…`u64`, `s8`…`s64`, `f32`, `f64` | the same C type |
+//! | `bool` | `u8`, 0 or 1 |
+//! | `char` | `u32`, a Unicode scalar value |
+//! | `string` | [`Str`]: pointer and length of UTF-8 bytes |
+//! | `list<T>` | [`Slice`] of the lowered `T` (a `list<u8>` is the bytes themselves) |
+//! | `tuple<A, …>` | [`Tuple1`] … [`Tuple4`]: a C struct of the lowered fields |
+//! | `record` | a C struct of the lowered fields, in WIT order |
+//! | `variant` | a C struct `{ u32 tag; union { … } payload }`, tags in WIT order |
+//! | `enum` | `u32`, cases in WIT order |
+//! | `option<T>` | [`Opt`]: `{ u8 is_some; T value }` |
+//! | `result<T, E>` | [`Res`]: `{ u8 is_err; T ok; E err }` (a missing `T`/`E` is a `u8`) |
+//! | `own<r>`, `borrow<r>` | `u64`: a handle the plugin made, released by `[resource-drop]r` |
+//!
+//! `flags`, `map`, fixed-length lists, `future`, `stream` and
+//! `error-context` are not in ABI v1: the generator refuses them with a
+//! compile error naming the type.
+//!
+//! # Host imports
+//!
+//! The functions a world imports reach the plugin as a table passed to
+//! [`IMPORTS_SYMBOL`] (`extern "C" fn(table: *const c_void)`) once, right
+//! after the header is checked and before any export is called. The table
+//! is a C struct: a context pointer first, then one function pointer per
+//! imported function, in the world's order,
+//!
+//! ```text
+//! unsafe extern "C" fn(ctx: *const c_void, param0: L0, …, out: *mut LR)
+//! ```
+//!
+//! called with the context from the table. It stays valid for the life of
+//! the process. ABI v1 hosts provide `wasmplug:plugin/log#log` only.
 
 #![allow(unsafe_code, reason = "the ABI is raw pointers across a C boundary")]
 
@@ -131,6 +180,72 @@ pub struct Slice<T> {
     pub len: usize,
 }
 
+/// A lowered `tuple<A>`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct Tuple1<A>(pub A);
+
+/// A lowered `tuple<A, B>`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct Tuple2<A, B>(pub A, pub B);
+
+/// A lowered `tuple<A, B, C>`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct Tuple3<A, B, C>(pub A, pub B, pub C);
+
+/// A lowered `tuple<A, B, C, D>`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct Tuple4<A, B, C, D>(pub A, pub B, pub C, pub D);
+
+/// A lowered `option<T>`.
+#[repr(C)]
+pub struct Opt<T> {
+    /// 1 when `value` holds a value, else 0.
+    pub is_some: u8,
+    /// The value, initialised when `is_some` is 1.
+    pub value: std::mem::MaybeUninit<T>,
+}
+
+/// A lowered `result<T, E>`.
+#[repr(C)]
+pub struct Res<T, E> {
+    /// 1 for an error, 0 for success.
+    pub is_err: u8,
+    /// The success value, initialised when `is_err` is 0.
+    pub ok: std::mem::MaybeUninit<T>,
+    /// The error value, initialised when `is_err` is 1.
+    pub err: std::mem::MaybeUninit<E>,
+}
+
+impl<T: Copy> Clone for Opt<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T: Copy> Copy for Opt<T> {}
+
+impl<T: Copy, E: Copy> Clone for Res<T, E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T: Copy, E: Copy> Copy for Res<T, E> {}
+
+/// The import table of a world whose only imported function is
+/// `wasmplug:plugin/log#log` (the base world), as [`IMPORTS_SYMBOL`]
+/// receives it.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct BaseImports {
+    /// Passed back as the first argument of every import.
+    pub ctx: *const std::ffi::c_void,
+    /// `log(level, message)`: `level` is the `level` enum's case index.
+    pub log: unsafe extern "C" fn(ctx: *const std::ffi::c_void, level: u32, message: Str),
+}
+
 /// What an entry point returns.
 #[repr(transparent)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,8 +297,8 @@ unsafe impl Sync for Header {}
 ///
 /// ```
 /// use wasmplug_native::abi::mangle;
-/// assert_eq!(mangle("wasmplug:demo/api@1.0.0#get-v"), "wasmplug_wasmplug_0demo_1api_21_30_30_4get_v");
-/// assert_eq!(mangle("wasmplug:demo/api@1.0.0#[method]foo.m1"), "wasmplug_wasmplug_0demo_1api_21_30_30_4_5method_6foo_3m1");
+/// assert_eq!(mangle("wasmplug:demo/api#get-v"), "wasmplug_wasmplug_0demo_1api_4get_v");
+/// assert_eq!(mangle("wasmplug:demo/api#[method]foo.m1"), "wasmplug_wasmplug_0demo_1api_4_5method_6foo_3m1");
 /// ```
 pub fn mangle(name: &str) -> String {
     let mut out = String::with_capacity(9 + name.len() * 2);

@@ -129,4 +129,60 @@ pub enum NativeError {
         /// The panic message.
         message: String,
     },
+
+    /// The plugin refused its configuration in `init`.
+    #[error("native plugin {plugin} refused to initialise: {message}")]
+    Init {
+        /// `name@version`.
+        plugin: String,
+        /// What its `init` returned.
+        message: String,
+    },
+
+    /// Another library with the same plugin name and version, but other
+    /// content, is open (Go's `plugin.Open` panics here).
+    #[error("{0}")]
+    Conflict(Box<Conflict>),
+
+    /// The plugin returned a value that is not valid for its WIT type
+    /// (e.g. a string that is not UTF-8).
+    #[error("native plugin {plugin} returned an invalid value from `{export}`: {reason}")]
+    InvalidResult {
+        /// `name@version`.
+        plugin: String,
+        /// The export.
+        export: String,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+/// Two libraries claiming the same plugin name and version.
+#[derive(Debug)]
+pub struct Conflict {
+    /// `name@version`.
+    pub plugin: String,
+    /// Where the open one was loaded from.
+    pub loaded_from: PathBuf,
+    /// Its SHA-256 (prefix, hex).
+    pub loaded_digest: String,
+    /// The library being opened.
+    pub path: PathBuf,
+    /// Its SHA-256 (prefix, hex).
+    pub digest: String,
+}
+
+impl std::fmt::Display for Conflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "native plugin {} is already open from {} (sha256 {}); {} claims the same name and \
+             version with different content (sha256 {}): give it a new version",
+            self.plugin,
+            self.loaded_from.display(),
+            self.loaded_digest,
+            self.path.display(),
+            self.digest
+        )
+    }
 }

@@ -1,8 +1,12 @@
 //! The plugin side of the ABI: what every native plugin links in. Generated
 //! plugin code uses these; plugins do not call them directly.
 
+#![allow(unsafe_code, reason = "results, imports and resources cross the C ABI")]
+
 use std::any::Any;
 use std::cell::RefCell;
+use std::ffi::c_void;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 use crate::abi::{Status, Str, guard};
 
@@ -34,10 +38,74 @@ pub fn keep<T: 'static>(value: T) -> &'static T {
     // SAFETY: the box is owned by RESULTS until `post_call` clears it; the
     // ABI forbids the host to use a result after calling `post_call`, and the
     // heap allocation does not move when the Vec grows.
-    #[allow(unsafe_code, reason = "results live until post_call")]
-    unsafe {
-        &*ptr
-    }
+    unsafe { &*ptr }
+}
+
+static IMPORTS: AtomicPtr<c_void> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Records the host's import table. Backs
+/// [`IMPORTS_SYMBOL`](crate::abi::IMPORTS_SYMBOL).
+pub fn set_imports(table: *const c_void) {
+    IMPORTS.store(table.cast_mut(), Ordering::Release);
+}
+
+/// The host's import table, as the generated `T` (a `#[repr(C)]` struct of
+/// the world's imports).
+///
+/// # Safety
+///
+/// `T` must be the layout the host's table has: the one generated from the
+/// same world (the header's WIT digest check guarantees it).
+///
+/// # Panics
+///
+/// If the host called an export before handing over its imports, which
+/// the ABI forbids.
+pub unsafe fn imports<T>() -> &'static T {
+    let table = IMPORTS.load(Ordering::Acquire);
+    assert!(
+        !table.is_null(),
+        "the host called an import before passing its import table"
+    );
+    // SAFETY: the host's table lives as long as the process (ABI), and the
+    // caller guarantees its type.
+    unsafe { &*table.cast::<T>() }
+}
+
+/// A new resource handle owning `value`: ownership passes to the host,
+/// which releases it with the resource's drop entry point.
+pub fn resource_new<T: 'static>(value: T) -> u64 {
+    let boxed: Box<Box<dyn Any>> = Box::new(Box::new(value));
+    Box::into_raw(boxed) as usize as u64
+}
+
+/// The value behind `handle`.
+///
+/// # Safety
+///
+/// `handle` must come from [`resource_new`] and not have been dropped with
+/// [`resource_drop`]; the returned reference must not outlive it.
+///
+/// # Panics
+///
+/// If the handle holds another type than `T` (a plugin that made a handle
+/// of another resource type).
+pub unsafe fn resource<'a, T: 'static>(handle: u64) -> &'a T {
+    // SAFETY: guaranteed by the caller.
+    let value: &Box<dyn Any> = unsafe { &*(handle as usize as *const Box<dyn Any>) };
+    value
+        .downcast_ref::<T>()
+        .expect("resource handle of another type: the plugin returned a handle made from a type other than its resource's")
+}
+
+/// Releases the value behind `handle`.
+///
+/// # Safety
+///
+/// As [`resource`]; `handle` is invalid afterwards.
+pub unsafe fn resource_drop(handle: u64) {
+    // SAFETY: guaranteed by the caller: a live handle from `resource_new`.
+    drop(unsafe { Box::from_raw(handle as usize as *mut Box<dyn Any>) });
 }
 
 /// Frees the results of this thread's calls. Backs
@@ -75,7 +143,7 @@ macro_rules! header {
 }
 
 /// Defines the entry points every plugin exports besides its contract's:
-/// `wasmplug_last_error` and `wasmplug_post_call`.
+/// `wasmplug_last_error`, `wasmplug_post_call` and `wasmplug_imports`.
 #[macro_export]
 macro_rules! plugin_runtime {
     () => {
@@ -89,6 +157,12 @@ macro_rules! plugin_runtime {
         #[unsafe(no_mangle)]
         pub extern "C" fn wasmplug_post_call() {
             $crate::guest::post_call()
+        }
+
+        /// ABI: receives the host's import table.
+        #[unsafe(no_mangle)]
+        pub extern "C" fn wasmplug_imports(table: *const ::core::ffi::c_void) {
+            $crate::guest::set_imports(table)
         }
     };
 }

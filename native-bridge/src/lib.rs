@@ -40,8 +40,32 @@ mod error;
 pub mod guest;
 #[cfg(feature = "host")]
 mod library;
+#[cfg(feature = "host")]
+mod plugin;
+pub mod value;
+
+pub use wasmplug_native_macros::{bindings, generate};
 
 #[cfg(feature = "host")]
-pub use error::NativeError;
+pub use error::{Conflict, NativeError};
 #[cfg(feature = "host")]
 pub use library::{Expected, HeaderInfo, NativeLibrary};
+#[cfg(feature = "host")]
+pub use plugin::{Metadata, NativeLoader, NativePlugin, Resource, World};
+
+/// A plugin's bindings for whichever artifact is being built: wit-bindgen's
+/// for `wasm32` (a component), this crate's [`generate!`] otherwise (a
+/// native library), from the same options. Plugin code written against
+/// wit-bindgen's API then builds to both, unchanged.
+///
+/// The plugin crate depends on `wit-bindgen` (for `wasm32`) and on this
+/// crate with `default-features = false`, and invokes this at its root.
+#[macro_export]
+macro_rules! plugin {
+    ($($options:tt)*) => {
+        #[cfg(target_arch = "wasm32")]
+        ::wit_bindgen::generate!($($options)*);
+        #[cfg(not(target_arch = "wasm32"))]
+        $crate::generate!($($options)*);
+    };
+}

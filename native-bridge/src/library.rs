@@ -82,12 +82,28 @@ impl NativeLibrary {
             path: path.to_owned(),
             source,
         })?;
+        // SAFETY: forwarded to the caller.
+        unsafe { Self::open_copy(&path, &path, expected) }
+    }
+
+    /// [`open`](Self::open), loading the library from `copy` (a private
+    /// copy of `path`'s bytes) while errors and [`path`](Self::path) name
+    /// `path`.
+    ///
+    /// # Safety
+    ///
+    /// As [`open`](Self::open).
+    pub(crate) unsafe fn open_copy(
+        path: &Path,
+        copy: &Path,
+        expected: &Expected<'_>,
+    ) -> Result<Self, NativeError> {
+        let path = path.to_owned();
         // SAFETY: the caller accepts that the library's initialisers run.
-        let library =
-            unsafe { libloading::Library::new(&path) }.map_err(|e| NativeError::Load {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
+        let library = unsafe { libloading::Library::new(copy) }.map_err(|e| NativeError::Load {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
         // Never unloaded (see above): leaking the handle keeps it mapped.
         let library: &'static libloading::Library = Box::leak(Box::new(library));
 
@@ -195,6 +211,27 @@ impl NativeLibrary {
             })
     }
 
+    /// The ABI symbol `name` (not mangled: `wasmplug_post_call`, …), as a
+    /// function pointer of type `F`.
+    ///
+    /// # Safety
+    ///
+    /// `F` must be the type the ABI gives the symbol.
+    ///
+    /// # Errors
+    ///
+    /// [`NativeError::MissingEntryPoint`] naming the symbol.
+    pub(crate) unsafe fn symbol<F: Copy>(&self, name: &str) -> Result<F, NativeError> {
+        // SAFETY: the caller guarantees `F`; the library is never unloaded.
+        unsafe { self._library.get::<F>(name.as_bytes()) }
+            .map(|s| *s)
+            .map_err(|_| NativeError::MissingEntryPoint {
+                path: self.path.clone(),
+                export: name.to_owned(),
+                symbol: name.to_owned(),
+            })
+    }
+
     /// Turns an entry point's [`Status`] into a result: on
     /// [`Status::PANIC`], the panic message the plugin recorded (through
     /// [`LAST_ERROR_SYMBOL`](abi::LAST_ERROR_SYMBOL), on this thread) in a
@@ -270,9 +307,7 @@ fn compatible(plugin: &str, host: &str) -> bool {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use crate::plugin::hex;
 
 #[cfg(test)]
 mod tests {

@@ -43,7 +43,11 @@ const Header WASMPLUG_HEADER = {
     sizeof(Header),
     S(CONTRACT),
     S(WORLD),
+#ifdef DIGEST_BYTES
+    { DIGEST_BYTES },
+#else
     { [0 ... 31] = DIGEST_BYTE },
+#endif
     S(TARGET),
     S("cc (test fixture)"),
     S("c-fixture"),

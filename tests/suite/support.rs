@@ -18,6 +18,24 @@ pub(crate) fn wasm(name: &str) -> PathBuf {
     }
 }
 
+/// The native library built from guest `name`'s source (the same source
+/// as its component).
+pub(crate) fn native(name: &str) -> PathBuf {
+    match xtask::build_guests() {
+        Ok(guests) => guests.native(name),
+        Err(message) => panic!("the guest plugins could not be built:\n{message}"),
+    }
+}
+
+/// Serialises the tests that open the bundled native plugins: a native
+/// library's state is the process's, and opening the same content twice
+/// shares it (as opening a Wasm plugin twice in one runtime does).
+pub(crate) fn native_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The bytes of guest `name`.
 pub(crate) fn wasm_bytes(name: &str) -> Vec<u8> {
     std::fs::read(wasm(name)).expect("read a built guest")

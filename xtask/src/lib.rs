@@ -1,5 +1,6 @@
 //! Builds the plugins in `guests/` (and the test-only ones in
-//! `tests/fixtures/`) for `wasm32-wasip2`, once per process.
+//! `tests/fixtures/`) for `wasm32-wasip2`, once per process, and the
+//! bundled guests also as native shared libraries, from the same source.
 //!
 //! Fresh machines lack the `wasm32-wasip2` target: the builder adds it with
 //! `rustup` when it is missing, and fails with a message saying what to run
@@ -19,10 +20,11 @@ pub fn workspace_root() -> &'static Path {
         .expect("xtask lives one level below the root")
 }
 
-/// Built plugin components, by crate name.
+/// Built plugin components and native libraries, by crate name.
 #[derive(Debug, Clone)]
 pub struct Guests {
     dir: PathBuf,
+    native_dir: PathBuf,
 }
 
 impl Guests {
@@ -37,6 +39,27 @@ impl Guests {
         assert!(
             path.is_file(),
             "no guest component {} (is `{name}` a guest crate?)",
+            path.display()
+        );
+        path
+    }
+
+    /// The native shared library built from guest crate `name`, from the
+    /// same source as its component (`lib<name>.so`, `.dylib` on macOS).
+    ///
+    /// # Panics
+    ///
+    /// If no such library was built.
+    pub fn native(&self, name: &str) -> PathBuf {
+        let path = self.native_dir.join(format!(
+            "{}{}{}",
+            std::env::consts::DLL_PREFIX,
+            name.replace('-', "_"),
+            std::env::consts::DLL_SUFFIX
+        ));
+        assert!(
+            path.is_file(),
+            "no native guest {} (is `{name}` a guest crate?)",
             path.display()
         );
         path
@@ -66,10 +89,14 @@ fn build() -> Result<Guests, String> {
     ensure_target()?;
     let target_dir = workspace_root().join("target").join("guests");
     for workspace in WORKSPACES {
-        cargo_build(workspace, Some(TARGET), &target_dir)?;
+        cargo_build(workspace, Some(TARGET), "release", &target_dir)?;
     }
+    // The same guests as native libraries; the `native` profile unwinds
+    // (see guests/Cargo.toml).
+    cargo_build("guests", None, "native", &target_dir)?;
     Ok(Guests {
         dir: target_dir.join(TARGET).join("release"),
+        native_dir: target_dir.join("native"),
     })
 }
 
@@ -85,7 +112,7 @@ pub fn build_native(crate_dir: &str, name: &str) -> Result<PathBuf, String> {
         .join("target")
         .join("native-fixtures")
         .join("cargo");
-    cargo_build(crate_dir, None, &target_dir)?;
+    cargo_build(crate_dir, None, "release", &target_dir)?;
     let file = format!(
         "{}{name}{}",
         std::env::consts::DLL_PREFIX,
@@ -94,15 +121,21 @@ pub fn build_native(crate_dir: &str, name: &str) -> Result<PathBuf, String> {
     Ok(target_dir.join("release").join(file))
 }
 
-/// `cargo build --release --locked` of the workspace at `dir`.
-fn cargo_build(dir: &str, target: Option<&str>, target_dir: &Path) -> Result<(), String> {
+/// `cargo build --profile <profile> --locked` of the workspace at `dir`.
+fn cargo_build(
+    dir: &str,
+    target: Option<&str>,
+    profile: &str,
+    target_dir: &Path,
+) -> Result<(), String> {
     let manifest = workspace_root().join(dir).join("Cargo.toml");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
         .args([
             "build",
-            "--release",
+            "--profile",
+            profile,
             "--locked",
             "--quiet",
             "--manifest-path",

@@ -8,14 +8,16 @@
 //! gets 403; any other token is forwarded with `x-auth-user: <token>` set and
 //! the `authorization` header removed.
 
-use std::cell::RefCell;
+use std::sync::{LazyLock, RwLock};
 
 use exports::wasmplug::gateway::filter::Guest as Filter;
 use exports::wasmplug::plugin::plugin::{Guest as Plugin, Metadata};
 use wasmplug::gateway::types::{Rejection, Request, Rewrite, Verdict};
 use wasmplug::plugin::log::{Level, log};
 
-wit_bindgen::generate!({
+// One source, two artifacts: wit-bindgen's bindings for the component,
+// the native ABI's for the shared library.
+wasmplug_native::plugin!({
     path: ["../../wit/plugin", "../../wit/gateway"],
     world: "wasmplug:gateway/gateway-filter",
     generate_all,
@@ -26,11 +28,19 @@ struct Settings {
     public_prefix: String,
 }
 
-thread_local! {
-    static SETTINGS: RefCell<Settings> = RefCell::new(Settings {
+// Process-wide, not `thread_local!`: as a native library the filter runs on
+// the host's threads, and `init` and the calls need not share one.
+static SETTINGS: LazyLock<RwLock<Settings>> = LazyLock::new(|| {
+    RwLock::new(Settings {
         deny: Vec::new(),
         public_prefix: "/public/".into(),
-    });
+    })
+});
+
+fn settings() -> std::sync::RwLockReadGuard<'static, Settings> {
+    SETTINGS
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 struct AuthFilter;
@@ -45,7 +55,10 @@ impl Plugin for AuthFilter {
     }
 
     fn init(config: Vec<(String, String)>) -> Result<(), String> {
-        SETTINGS.with_borrow_mut(|s| {
+        let mut s = SETTINGS
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        {
             for (key, value) in config {
                 match key.as_str() {
                     "deny" => {
@@ -65,7 +78,7 @@ impl Plugin for AuthFilter {
                 &format!("auth-filter: {} denied tokens", s.deny.len()),
             );
             Ok(())
-        })
+        }
     }
 
     fn shutdown() {}
@@ -73,7 +86,8 @@ impl Plugin for AuthFilter {
 
 impl Filter for AuthFilter {
     fn on_request(req: Request) -> Verdict {
-        SETTINGS.with_borrow(|s| {
+        let s = settings();
+        {
             if req.path.starts_with(&s.public_prefix) {
                 return Verdict::Allow;
             }
@@ -97,7 +111,7 @@ impl Filter for AuthFilter {
                     remove_headers: vec!["authorization".into()],
                 }),
             }
-        })
+        }
     }
 }
 

@@ -7,7 +7,9 @@ use exports::wasmplug::demo::probe::Guest as Probe;
 use exports::wasmplug::plugin::plugin::{Guest as Plugin, Metadata};
 use wasmplug::plugin::log::{Level, log};
 
-wit_bindgen::generate!({
+// One source, two artifacts: wit-bindgen's bindings for the component,
+// the native ABI's for the shared library.
+wasmplug_native::plugin!({
     path: ["../../wit/plugin", "../../wit/demo"],
     world: "wasmplug:demo/init-probe",
     generate_all,

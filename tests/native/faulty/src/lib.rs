@@ -24,31 +24,31 @@ unsafe extern "C" {
 const SIGSEGV: i32 = 11;
 const SIG_DFL: usize = 0;
 
-/// `wasmplug:demo/api@1.0.0#get-v`: panics.
+/// `wasmplug:demo/api#get-v`: panics.
 ///
 /// # Safety
 ///
 /// `out` must be valid for writes (the ABI's out-pointer).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wasmplug_wasmplug_0demo_1api_21_30_30_4get_v(out: *mut i64) -> Status {
+pub unsafe extern "C" fn wasmplug_wasmplug_0demo_1api_4get_v(out: *mut i64) -> Status {
     call(|| {
         let _ = out;
         panic!("deliberate native panic");
     })
 }
 
-/// `wasmplug:demo/probe@1.0.0#init-count`: behaves, returns 7.
+/// `wasmplug:demo/probe#init-count`: behaves, returns 7.
 ///
 /// # Safety
 ///
 /// `out` must be valid for writes (the ABI's out-pointer).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wasmplug_wasmplug_0demo_1probe_21_30_30_4init_count(out: *mut u32) -> Status {
+pub unsafe extern "C" fn wasmplug_wasmplug_0demo_1probe_4init_count(out: *mut u32) -> Status {
     // SAFETY: the caller passes a valid, aligned out-pointer.
     call(|| unsafe { out.write(7) })
 }
 
-/// `wasmplug:demo/api@1.0.0#set-v`: a segmentation fault.
+/// `wasmplug:demo/api#set-v`: a segmentation fault.
 ///
 /// A real invalid access would be undefined behaviour to write on purpose,
 /// so the fault is raised. Rust's runtime handles SIGSEGV (to report stack
@@ -56,7 +56,7 @@ pub unsafe extern "C" fn wasmplug_wasmplug_0demo_1probe_21_30_30_4init_count(out
 /// the process on a real fault but not on a raised one: restore the default
 /// action first, as that handler does.
 #[unsafe(no_mangle)]
-pub extern "C" fn wasmplug_wasmplug_0demo_1api_21_30_30_4set_v(_v: i64) -> Status {
+pub extern "C" fn wasmplug_wasmplug_0demo_1api_4set_v(_v: i64) -> Status {
     // SAFETY: setting a signal's default action and raising it are defined
     // behaviour; the signal is the fault.
     call(|| unsafe {
@@ -65,8 +65,8 @@ pub extern "C" fn wasmplug_wasmplug_0demo_1api_21_30_30_4set_v(_v: i64) -> Statu
     })
 }
 
-/// `wasmplug:demo/api@1.0.0#f`: aborts the process.
+/// `wasmplug:demo/api#f`: aborts the process.
 #[unsafe(no_mangle)]
-pub extern "C" fn wasmplug_wasmplug_0demo_1api_21_30_30_4f() -> Status {
+pub extern "C" fn wasmplug_wasmplug_0demo_1api_4f() -> Status {
     call(|| std::process::abort())
 }

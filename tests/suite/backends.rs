@@ -1,0 +1,302 @@
+//! The bundled plugins' contracts, written once against the per-world
+//! traits (`DemoApi`, `InitProbeApi`, `GatewayFilterApi`) and run on both
+//! backends: the Wasm component, and the native library built from the
+//! same plugin source by the native generator.
+
+#![allow(unsafe_code, reason = "opening native libraries is unsafe by nature")]
+
+use std::path::Path;
+
+use wasmplug::contracts::gateway::wasmplug::gateway::types::{
+    Rejection, Request, Rewrite, Verdict,
+};
+use wasmplug::contracts::{
+    Demo, DemoApi, DemoNative, GatewayFilter, GatewayFilterApi, GatewayFilterNative, InitProbe,
+    InitProbeApi, InitProbeNative,
+};
+use wasmplug::{Plugin, Runtime};
+use wasmplug_native::{NativeError, NativeLoader, NativePlugin, World};
+
+use crate::support::{capture_logs, count, native, native_lock, runtime, wasm};
+
+/// Opens a bundled native plugin.
+fn open_native<W: World>(
+    path: &Path,
+    config: &[(&str, &str)],
+) -> Result<NativePlugin<W>, NativeError> {
+    let loader = config
+        .iter()
+        .fold(NativeLoader::new(), |l, (k, v)| l.config(*k, *v));
+    // SAFETY: the bundled guests, built from this repository by the native
+    // generator, or C fixtures built here.
+    unsafe { loader.open::<W>(path) }
+}
+
+// ---- demo1 (the seed's plugin1): V, F, Foo.M1 ------------------------------
+
+fn demo1_contract<P: DemoApi>(plugin: &P) {
+    plugin.set_v(15).unwrap();
+    assert_eq!(plugin.get_v().unwrap(), 15);
+    assert_eq!(plugin.f().unwrap(), "plugin1: public integer variable V=15");
+    let foo = plugin.get_foo().unwrap();
+    assert_eq!(
+        plugin.foo_m1(&foo).unwrap(),
+        "plugin1: invoke foo.M1 (call 1)"
+    );
+    assert_eq!(
+        plugin.foo_m1(&foo).unwrap(),
+        "plugin1: invoke foo.M1 (call 2)"
+    );
+    // Another `Foo` is another value.
+    let other = plugin.get_foo().unwrap();
+    assert_eq!(
+        plugin.foo_m1(&other).unwrap(),
+        "plugin1: invoke foo.M1 (call 1)"
+    );
+    plugin.drop_foo(foo).unwrap();
+    plugin.drop_foo(other).unwrap();
+    // init ran once, and so did the shared `common` crate's own init.
+    assert_eq!(plugin.init_count().unwrap(), 1);
+    assert_eq!(plugin.common_init_count().unwrap(), 1);
+}
+
+fn assert_demo1_logged(logs: &[crate::support::Record]) {
+    assert_eq!(
+        count(logs, "demo1@1.0.0", "plugin1: public integer variable V=15"),
+        1,
+        "{logs:?}"
+    );
+    assert_eq!(count(logs, "demo1@1.0.0", "plugin1 init"), 1, "{logs:?}");
+}
+
+#[test]
+fn demo1_on_wasm() {
+    let rt = runtime();
+    let (_, logs) = capture_logs(|| {
+        let plugin: Plugin<Demo> = rt.open(wasm("demo1")).unwrap();
+        demo1_contract(&plugin);
+    });
+    assert_demo1_logged(&logs);
+}
+
+#[test]
+fn demo1_on_native() {
+    let _lock = native_lock();
+    let (_, logs) = capture_logs(|| {
+        let plugin = open_native::<DemoNative>(&native("demo1"), &[]).unwrap();
+        assert_eq!(plugin.metadata().name, "demo1");
+        assert_eq!(plugin.label(), "demo1@1.0.0");
+        demo1_contract(&plugin);
+    });
+    assert_demo1_logged(&logs);
+}
+
+// ---- demo2 (init-probe): opening twice runs init once ----------------------
+
+fn opened_twice<P: InitProbeApi>(first: &P, second: &P) {
+    assert_eq!(first.init_count().unwrap(), 1);
+    assert_eq!(second.init_count().unwrap(), 1);
+    assert_eq!(second.common_init_count().unwrap(), 1);
+}
+
+#[test]
+fn opening_twice_runs_init_once_on_wasm() {
+    let rt = runtime();
+    let (_, logs) = capture_logs(|| {
+        let a: Plugin<InitProbe> = rt.open(wasm("init-probe")).unwrap();
+        let b: Plugin<InitProbe> = rt.open(wasm("init-probe")).unwrap();
+        assert!(Plugin::ptr_eq(&a, &b));
+        opened_twice(&a, &b);
+    });
+    assert_eq!(count(&logs, "init-probe@1.0.0", "init-probe: init #1"), 1);
+}
+
+#[test]
+fn opening_twice_runs_init_once_on_native() {
+    let _lock = native_lock();
+    let (_, logs) = capture_logs(|| {
+        let a = open_native::<InitProbeNative>(&native("init-probe"), &[]).unwrap();
+        let b = open_native::<InitProbeNative>(&native("init-probe"), &[]).unwrap();
+        assert!(NativePlugin::ptr_eq(&a, &b));
+        opened_twice(&a, &b);
+    });
+    assert_eq!(count(&logs, "init-probe@1.0.0", "init-probe: init #1"), 1);
+}
+
+// ---- the gateway filter ----------------------------------------------------
+
+fn request(path: &str, auth: Option<&str>) -> Request {
+    let mut headers = vec![("host".to_owned(), "gw.test".to_owned())];
+    if let Some(value) = auth {
+        headers.push(("authorization".into(), value.into()));
+    }
+    Request {
+        method: "GET".into(),
+        path: path.into(),
+        headers,
+        body: b"{}".to_vec(),
+    }
+}
+
+/// Configured with `deny = "mallory, eve"`.
+fn auth_filter_contract<P: GatewayFilterApi>(filter: &P) {
+    let verdict = |path: &str, auth: Option<&str>| filter.on_request(&request(path, auth)).unwrap();
+    assert_eq!(verdict("/public/index.html", None), Verdict::Allow);
+    let missing = Verdict::Reject(Rejection {
+        status: 401,
+        reason: "missing bearer token".into(),
+    });
+    assert_eq!(verdict("/v1/items", None), missing);
+    assert_eq!(verdict("/v1/items", Some("Basic YWxpY2U6")), missing);
+    for denied in ["mallory", "eve"] {
+        assert_eq!(
+            verdict("/v1/items", Some(&format!("Bearer {denied}"))),
+            Verdict::Reject(Rejection {
+                status: 403,
+                reason: format!("token `{denied}` is denied"),
+            })
+        );
+    }
+    assert_eq!(
+        verdict("/v1/items", Some("Bearer alice")),
+        Verdict::Rewrite(Rewrite {
+            path: None,
+            set_headers: vec![("x-auth-user".into(), "alice".into())],
+            remove_headers: vec!["authorization".into()],
+        })
+    );
+    // A large request crosses intact: 16 headers and a 1 KiB body.
+    let mut big = request("/v1/upload", Some("Bearer bob"));
+    big.headers
+        .extend((0..14).map(|i| (format!("x-h{i}"), "v".repeat(40))));
+    big.body = vec![0xab; 1024];
+    assert!(matches!(
+        filter.on_request(&big).unwrap(),
+        Verdict::Rewrite(Rewrite { ref set_headers, .. }) if set_headers[0].1 == "bob"
+    ));
+}
+
+#[test]
+fn auth_filter_on_wasm() {
+    let rt = runtime();
+    let plugin = rt
+        .loader::<GatewayFilter>()
+        .config("deny", "mallory, eve")
+        .open(wasm("auth-filter"))
+        .unwrap();
+    auth_filter_contract(&plugin);
+}
+
+#[test]
+fn auth_filter_on_native() {
+    let _lock = native_lock();
+    let plugin =
+        open_native::<GatewayFilterNative>(&native("auth-filter"), &[("deny", "mallory, eve")])
+            .unwrap();
+    auth_filter_contract(&plugin);
+}
+
+#[test]
+fn auth_filter_serves_two_threads_on_both_backends() {
+    fn serve<P: GatewayFilterApi + Sync>(filter: &P) {
+        std::thread::scope(|s| {
+            for t in 0..2 {
+                s.spawn(move || {
+                    for i in 0..200 {
+                        let token = format!("Bearer user{t}-{i}");
+                        let v = filter.on_request(&request("/v1/x", Some(&token))).unwrap();
+                        assert!(matches!(v, Verdict::Rewrite(_)), "{v:?}");
+                    }
+                });
+            }
+        });
+    }
+    let rt: Runtime = runtime();
+    serve(&rt.open::<GatewayFilter>(wasm("auth-filter")).unwrap());
+    let _lock = native_lock();
+    serve(&open_native::<GatewayFilterNative>(&native("auth-filter"), &[]).unwrap());
+}
+
+// ---- native typed errors ---------------------------------------------------
+
+#[test]
+fn native_typed_errors() {
+    let _lock = native_lock();
+
+    // A plugin of another world of the same contract package.
+    let err = open_native::<DemoNative>(&native("init-probe"), &[]).unwrap_err();
+    assert!(matches!(err, NativeError::Contract { .. }), "{err}");
+    assert!(
+        err.to_string().contains("world `wasmplug:demo/init-probe`"),
+        "{err}"
+    );
+
+    // `init` refuses the configuration.
+    let err =
+        open_native::<GatewayFilterNative>(&native("auth-filter"), &[("bogus", "1")]).unwrap_err();
+    match &err {
+        NativeError::Init { plugin, message } => {
+            assert_eq!(plugin, "auth-filter@1.0.0");
+            assert_eq!(message, "unknown setting `bogus`");
+        }
+        other => panic!("expected Init, got {other}"),
+    }
+
+    // A library whose header is right for the world (real digest) but that
+    // has none of its entry points.
+    let digest: Vec<String> = DemoNative::WIT_DIGEST
+        .iter()
+        .map(|b| format!("{b:#04x}"))
+        .collect();
+    let lib = crate::native::cc(
+        "hdr-no-entries",
+        "header.c",
+        &[
+            format!("-DTARGET=\"{}\"", wasmplug_native::abi::TARGET),
+            format!("-DDIGEST_BYTES={}", digest.join(",")),
+        ],
+    );
+    let err = open_native::<DemoNative>(&lib, &[]).unwrap_err();
+    assert!(
+        matches!(err, NativeError::MissingEntryPoint { .. }),
+        "{err}"
+    );
+
+    // A plain C library, and a file that is not a library at all.
+    let err = open_native::<DemoNative>(&wasm("demo1"), &[]).unwrap_err();
+    assert!(matches!(err, NativeError::Load { .. }), "{err}");
+}
+
+#[test]
+fn a_changed_native_library_is_a_new_version_or_a_typed_error_never_the_old_one_patched() {
+    let _lock = native_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("libdemo1.so");
+    std::fs::copy(native("demo1"), &path).unwrap();
+
+    let first = open_native::<DemoNative>(&path, &[]).unwrap();
+    first.set_v(41).unwrap();
+
+    // Rebuilt in place: same name and version, other bytes (trailing bytes
+    // change the digest and leave the library loadable).
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend_from_slice(b"rebuilt");
+    std::fs::write(&path, &bytes).unwrap();
+    let err = open_native::<DemoNative>(&path, &[]).unwrap_err();
+    match &err {
+        NativeError::Conflict(c) => {
+            assert_eq!(c.plugin, "demo1@1.0.0");
+            assert_ne!(c.digest, c.loaded_digest);
+        }
+        other => panic!("expected Conflict, got {other}"),
+    }
+    // The open plugin runs on, untouched: it was loaded from a private copy.
+    assert_eq!(first.get_v().unwrap(), 41);
+
+    // Once it is closed, the new content loads, as a new library with its
+    // own state.
+    drop(first);
+    let second = open_native::<DemoNative>(&path, &[]).unwrap();
+    assert_eq!(second.get_v().unwrap(), 0);
+    assert_eq!(second.init_count().unwrap(), 1);
+}
