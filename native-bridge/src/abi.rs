@@ -327,6 +327,7 @@ pub fn mangle(name: &str) -> String {
 /// unwinds into the host (undefined behaviour across `extern "C"`). Used by
 /// generated plugin code; `record` keeps the panic message for
 /// [`LAST_ERROR_SYMBOL`].
+#[inline]
 pub fn guard(body: impl FnOnce(), record: impl FnOnce(String)) -> Status {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(()) => Status::OK,

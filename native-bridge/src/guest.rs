@@ -17,6 +17,7 @@ thread_local! {
 
 /// Runs an entry point's body: a panic becomes [`Status::PANIC`] and its
 /// message is kept for [`last_error`].
+#[inline]
 pub fn call(body: impl FnOnce()) -> Status {
     guard(body, |message| {
         LAST_ERROR.with_borrow_mut(|last| *last = message)

@@ -244,14 +244,20 @@ impl NativeLibrary {
         if status == Status::OK {
             return Ok(());
         }
+        Err(self.failure(status, export))
+    }
+
+    /// The error for a call that returned `status` (not OK).
+    #[cold]
+    pub(crate) fn failure(&self, status: Status, export: &str) -> NativeError {
         let message = self
             .last_error()
             .unwrap_or_else(|| format!("status {}", status.0));
-        Err(NativeError::Panic {
+        NativeError::Panic {
             plugin: format!("{}@{}", self.info.name, self.info.version),
             export: export.to_owned(),
             message,
-        })
+        }
     }
 
     fn last_error(&self) -> Option<String> {

@@ -225,10 +225,10 @@ impl NativeLoader {
         let mut registry = registry().lock().unwrap_or_else(|p| p.into_inner());
         registry.retain(|_, entry| entry.plugin.strong_count() > 0);
         let key = (digest, TypeId::of::<W>());
-        if let Some(live) = registry.get(&key).and_then(|e| e.plugin.upgrade()) {
-            if let Ok(inner) = live.downcast::<Inner<W>>() {
-                return Ok(NativePlugin { inner });
-            }
+        if let Some(live) = registry.get(&key).and_then(|e| e.plugin.upgrade())
+            && let Ok(inner) = live.downcast::<Inner<W>>()
+        {
+            return Ok(NativePlugin { inner });
         }
 
         let copy = private_copy(&bytes, &digest).map_err(io)?;
@@ -383,6 +383,7 @@ impl<W: World> NativePlugin<W> {
     ///
     /// When `status` is OK, the plugin wrote `out` (valid until post-call).
     #[doc(hidden)]
+    #[inline]
     pub unsafe fn finish<R: Lift>(
         &self,
         status: Status,
@@ -407,14 +408,19 @@ impl<W: World> NativePlugin<W> {
 
     /// Turns the status of a call without a result into a result.
     #[doc(hidden)]
+    #[inline]
     pub fn finish_unit(&self, status: Status, export: &str) -> Result<(), NativeError> {
-        self.inner.library.check(status, export)
+        if status == Status::OK {
+            return Ok(());
+        }
+        Err(self.inner.library.failure(status, export))
     }
 }
 
 /// # Safety
 ///
 /// When `status` is OK, the plugin wrote `out` (valid until post-call).
+#[inline]
 unsafe fn finish_call<R: Lift>(
     library: &NativeLibrary,
     label: &str,
@@ -424,7 +430,9 @@ unsafe fn finish_call<R: Lift>(
     out: &MaybeUninit<R::Lowered>,
     release: bool,
 ) -> Result<R, NativeError> {
-    library.check(status, export)?;
+    if status != Status::OK {
+        return Err(library.failure(status, export));
+    }
     // SAFETY: OK means the plugin wrote `out`; its pointers stay valid
     // until post-call, which runs only after the copy.
     let lifted = unsafe { R::lift(out.assume_init_ref()) };

@@ -38,13 +38,13 @@ fn demo1_contract<P: DemoApi>(plugin: &P) {
     plugin.set_v(15).unwrap();
     assert_eq!(plugin.get_v().unwrap(), 15);
     assert_eq!(plugin.f().unwrap(), "plugin1: public integer variable V=15");
-    let foo = plugin.get_foo().unwrap();
+    let first = plugin.get_foo().unwrap();
     assert_eq!(
-        plugin.foo_m1(&foo).unwrap(),
+        plugin.foo_m1(&first).unwrap(),
         "plugin1: invoke foo.M1 (call 1)"
     );
     assert_eq!(
-        plugin.foo_m1(&foo).unwrap(),
+        plugin.foo_m1(&first).unwrap(),
         "plugin1: invoke foo.M1 (call 2)"
     );
     // Another `Foo` is another value.
@@ -53,7 +53,7 @@ fn demo1_contract<P: DemoApi>(plugin: &P) {
         plugin.foo_m1(&other).unwrap(),
         "plugin1: invoke foo.M1 (call 1)"
     );
-    plugin.drop_foo(foo).unwrap();
+    plugin.drop_foo(first).unwrap();
     plugin.drop_foo(other).unwrap();
     // init ran once, and so did the shared `common` crate's own init.
     assert_eq!(plugin.init_count().unwrap(), 1);
