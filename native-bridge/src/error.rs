@@ -66,7 +66,8 @@ pub enum NativeError {
 
     /// The plugin implements a contract version the host does not support.
     #[error(
-        "{} implements `{found}` (world `{world}`), but this host supports `{supported}`",
+        "{} implements world `{world}` of `{found}`, but this host expects world \
+         `{supported_world}` of `{supported}` (or a semver-compatible version)",
         path.display()
     )]
     Contract {
@@ -78,6 +79,8 @@ pub enum NativeError {
         world: String,
         /// The host's contract.
         supported: String,
+        /// The host's world.
+        supported_world: String,
     },
 
     /// Same contract version, different WIT: the contract changed without a

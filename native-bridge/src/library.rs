@@ -102,7 +102,7 @@ impl NativeLibrary {
         // SAFETY: the caller accepts that the library's initialisers run.
         let library = unsafe { libloading::Library::new(copy) }.map_err(|e| NativeError::Load {
             path: path.clone(),
-            reason: e.to_string(),
+            reason: chain(&e),
         })?;
         // Never unloaded (see above): leaking the handle keeps it mapped.
         let library: &'static libloading::Library = Box::leak(Box::new(library));
@@ -160,6 +160,7 @@ impl NativeLibrary {
                 found: info.contract,
                 world: info.world,
                 supported: expected.contract.to_owned(),
+                supported_world: expected.world.to_owned(),
             });
         }
         if info.wit_digest != expected.wit_digest {
@@ -314,6 +315,19 @@ fn compatible(plugin: &str, host: &str) -> bool {
 }
 
 use crate::plugin::hex;
+
+/// An error and its sources: libloading's own message is only "dlopen
+/// failed"; the loader's reason is in the source.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        source = e.source();
+    }
+    out
+}
 
 #[cfg(test)]
 mod tests {

@@ -262,9 +262,11 @@ fn native_typed_errors() {
         "{err}"
     );
 
-    // A plain C library, and a file that is not a library at all.
+    // A file that is not a library at all.
     let err = open_native::<DemoNative>(&wasm("demo1"), &[]).unwrap_err();
     assert!(matches!(err, NativeError::Load { .. }), "{err}");
+    // The dynamic loader's own reason, not just "dlopen failed".
+    assert!(err.to_string().contains("dlopen failed: "), "{err}");
 }
 
 #[test]
