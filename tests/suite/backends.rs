@@ -7,9 +7,7 @@
 
 use std::path::Path;
 
-use wasmplug::contracts::gateway::wasmplug::gateway::types::{
-    Rejection, Request, Rewrite, Verdict,
-};
+use wasmplug::contracts::gateway::wasmplug::gateway::types::{Rejection, Rewrite, Verdict};
 use wasmplug::contracts::{
     Demo, DemoApi, DemoNative, GatewayFilter, GatewayFilterApi, GatewayFilterNative, InitProbe,
     InitProbeApi, InitProbeNative,
@@ -17,6 +15,7 @@ use wasmplug::contracts::{
 use wasmplug::{Plugin, Runtime};
 use wasmplug_native::{NativeError, NativeLoader, NativePlugin, World};
 
+use crate::gateway::request;
 use crate::support::{capture_logs, count, native, native_lock, runtime, wasm};
 
 /// Opens a bundled native plugin.
@@ -124,19 +123,6 @@ fn opening_twice_runs_init_once_on_native() {
 }
 
 // ---- the gateway filter ----------------------------------------------------
-
-fn request(path: &str, auth: Option<&str>) -> Request {
-    let mut headers = vec![("host".to_owned(), "gw.test".to_owned())];
-    if let Some(value) = auth {
-        headers.push(("authorization".into(), value.into()));
-    }
-    Request {
-        method: "GET".into(),
-        path: path.into(),
-        headers,
-        body: b"{}".to_vec(),
-    }
-}
 
 /// Configured with `deny = "mallory, eve"`.
 fn auth_filter_contract<P: GatewayFilterApi>(filter: &P) {

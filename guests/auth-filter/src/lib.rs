@@ -58,27 +58,25 @@ impl Plugin for AuthFilter {
         let mut s = SETTINGS
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        {
-            for (key, value) in config {
-                match key.as_str() {
-                    "deny" => {
-                        s.deny = value
-                            .split(',')
-                            .map(str::trim)
-                            .filter(|t| !t.is_empty())
-                            .map(String::from)
-                            .collect();
-                    }
-                    "public-prefix" => s.public_prefix = value,
-                    other => return Err(format!("unknown setting `{other}`")),
+        for (key, value) in config {
+            match key.as_str() {
+                "deny" => {
+                    s.deny = value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|t| !t.is_empty())
+                        .map(String::from)
+                        .collect();
                 }
+                "public-prefix" => s.public_prefix = value,
+                other => return Err(format!("unknown setting `{other}`")),
             }
-            log(
-                Level::Debug,
-                &format!("auth-filter: {} denied tokens", s.deny.len()),
-            );
-            Ok(())
         }
+        log(
+            Level::Debug,
+            &format!("auth-filter: {} denied tokens", s.deny.len()),
+        );
+        Ok(())
     }
 
     fn shutdown() {}
@@ -87,30 +85,28 @@ impl Plugin for AuthFilter {
 impl Filter for AuthFilter {
     fn on_request(req: Request) -> Verdict {
         let s = settings();
-        {
-            if req.path.starts_with(&s.public_prefix) {
-                return Verdict::Allow;
-            }
-            let token = req
-                .headers
-                .iter()
-                .find(|(name, _)| name.eq_ignore_ascii_case("authorization"))
-                .and_then(|(_, value)| value.strip_prefix("Bearer "));
-            match token {
-                None => Verdict::Reject(Rejection {
-                    status: 401,
-                    reason: "missing bearer token".into(),
-                }),
-                Some(token) if s.deny.iter().any(|d| d == token) => Verdict::Reject(Rejection {
-                    status: 403,
-                    reason: format!("token `{token}` is denied"),
-                }),
-                Some(token) => Verdict::Rewrite(Rewrite {
-                    path: None,
-                    set_headers: vec![("x-auth-user".into(), token.into())],
-                    remove_headers: vec!["authorization".into()],
-                }),
-            }
+        if req.path.starts_with(&s.public_prefix) {
+            return Verdict::Allow;
+        }
+        let token = req
+            .headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+            .and_then(|(_, value)| value.strip_prefix("Bearer "));
+        match token {
+            None => Verdict::Reject(Rejection {
+                status: 401,
+                reason: "missing bearer token".into(),
+            }),
+            Some(token) if s.deny.iter().any(|d| d == token) => Verdict::Reject(Rejection {
+                status: 403,
+                reason: format!("token `{token}` is denied"),
+            }),
+            Some(token) => Verdict::Rewrite(Rewrite {
+                path: None,
+                set_headers: vec![("x-auth-user".into(), token.into())],
+                remove_headers: vec!["authorization".into()],
+            }),
         }
     }
 }

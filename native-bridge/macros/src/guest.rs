@@ -102,7 +102,7 @@ pub(crate) fn interface(
     for (name, &id) in &world.resolve.interfaces[iface].types {
         let def = &world.resolve.types[id];
         let ident = camel(name);
-        let docs = docs(def.docs.contents.as_deref());
+        let docs = docs_of(def.docs.contents.as_deref());
         match &def.kind {
             TypeDefKind::Record(r) => {
                 let fields = r.fields.iter().map(|f| {
@@ -155,15 +155,11 @@ pub(crate) fn interface(
             | TypeDefKind::Result(_)
             | TypeDefKind::Tuple(_)
             | TypeDefKind::Handle(_) => {
+                // An alias (`use`, `type x = y`), or a named anonymous type
+                // (`type headers = list<…>`) rendered from its structure.
                 let t = match &def.kind {
                     TypeDefKind::Type(t) => world.owned(&root, t, &resource),
-                    _ => world.owned(&root, &Type::Id(id), &resource),
-                };
-                // A named alias of another named type, or of an anonymous one.
-                let t = if matches!(def.kind, TypeDefKind::Type(_)) {
-                    t
-                } else {
-                    anonymous(world, &root, id, &resource)
+                    _ => anonymous(world, &root, id, &resource),
                 };
                 items.push(quote!(#docs pub type #ident = #t;));
             }
@@ -603,10 +599,6 @@ fn mangle(name: &str) -> String {
         }
     }
     out
-}
-
-pub(crate) fn docs(text: Option<&str>) -> TokenStream {
-    docs_of(text)
 }
 
 pub(crate) fn docs_of(text: Option<&str>) -> TokenStream {
