@@ -91,15 +91,32 @@
 //! The functions a world imports reach the plugin as a table passed to
 //! [`IMPORTS_SYMBOL`] (`extern "C" fn(table: *const c_void)`) once, right
 //! after the header is checked and before any export is called. The table
-//! is a C struct: a context pointer first, then one function pointer per
-//! imported function, in the world's order,
+//! is a C struct: a context pointer, a `last_error` function, then one
+//! function pointer per imported function, in the world's order
+//! (`wasmplug:plugin/log#log` among them),
 //!
 //! ```text
-//! unsafe extern "C" fn(ctx: *const c_void, param0: L0, …, out: *mut LR)
+//! struct Imports {
+//!     ctx: *const c_void,
+//!     last_error: unsafe extern "C" fn() -> Str,
+//!     f0: unsafe extern "C" fn(ctx: *const c_void, param0: L0, …, out: *mut LR) -> Status,
+//!     …
+//! }
 //! ```
 //!
-//! called with the context from the table. It stays valid for the life of
-//! the process. ABI v1 hosts provide `wasmplug:plugin/log#log` only.
+//! Each import is called with the context from the table, its arguments
+//! borrowed as for exports. On [`Status::OK`] the host wrote its result to
+//! `out`, which stays valid until the plugin's next import call on the same
+//! thread (the plugin copies it right away). Any other status means the
+//! host failed the call (it panicked, or found an argument invalid) and
+//! wrote nothing; `last_error` then returns the host's message, valid until
+//! the next import call on the thread. The generated plugin code turns that
+//! into a panic, which the export's `catch_unwind` reports to the host: a
+//! failed host import fails the export that made it, as a trap in a host
+//! import fails a Wasm export.
+//!
+//! The table stays valid for the life of the process. Imported resources
+//! are not in ABI v1 (the generator refuses them).
 
 #![allow(unsafe_code, reason = "the ABI is raw pointers across a C boundary")]
 
@@ -233,18 +250,6 @@ impl<T: Copy, E: Copy> Clone for Res<T, E> {
     }
 }
 impl<T: Copy, E: Copy> Copy for Res<T, E> {}
-
-/// The import table of a world whose only imported function is
-/// `wasmplug:plugin/log#log` (the base world), as [`IMPORTS_SYMBOL`]
-/// receives it.
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct BaseImports {
-    /// Passed back as the first argument of every import.
-    pub ctx: *const std::ffi::c_void,
-    /// `log(level, message)`: `level` is the `level` enum's case index.
-    pub log: unsafe extern "C" fn(ctx: *const std::ffi::c_void, level: u32, message: Str),
-}
 
 /// What an entry point returns.
 #[repr(transparent)]

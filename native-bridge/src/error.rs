@@ -133,6 +133,23 @@ pub enum NativeError {
         message: String,
     },
 
+    /// The plugin's `get-metadata` names another plugin or version than its
+    /// header (which the generator fills from the crate's name and
+    /// version): the library's identity is ambiguous.
+    #[error(
+        "{}: its header says {header} but its `get-metadata` says {metadata}: \
+         the plugin crate's name and version must be the ones its metadata gives",
+        path.display()
+    )]
+    MetadataMismatch {
+        /// The library.
+        path: PathBuf,
+        /// `name@version` from the header.
+        header: String,
+        /// `name@version` from `get-metadata`.
+        metadata: String,
+    },
+
     /// The plugin refused its configuration in `init`.
     #[error("native plugin {plugin} refused to initialise: {message}")]
     Init {

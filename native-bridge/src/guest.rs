@@ -73,6 +73,23 @@ pub unsafe fn imports<T>() -> &'static T {
     unsafe { &*table.cast::<T>() }
 }
 
+/// Fails the export that made a failed host import: a panic carrying the
+/// host's message, which the export's `catch_unwind` reports to the host.
+///
+/// # Panics
+///
+/// Always: that is its purpose.
+#[cold]
+#[inline(never)]
+pub fn import_failed(import: &str, last_error: unsafe extern "C" fn() -> Str) -> ! {
+    // SAFETY: the host's `last_error` (ABI), valid until the thread's next
+    // import call; copied at once.
+    let message = unsafe { last_error().as_str() }
+        .unwrap_or("(the host's message is not UTF-8)")
+        .to_owned();
+    panic!("the host's import `{import}` failed: {message}")
+}
+
 /// A new resource handle owning `value`: ownership passes to the host,
 /// which releases it with the resource's drop entry point.
 pub fn resource_new<T: 'static>(value: T) -> u64 {

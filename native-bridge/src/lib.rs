@@ -39,6 +39,8 @@ pub mod abi;
 mod error;
 pub mod guest;
 #[cfg(feature = "host")]
+pub mod imports;
+#[cfg(feature = "host")]
 mod library;
 #[cfg(feature = "host")]
 mod plugin;
@@ -48,6 +50,8 @@ pub use wasmplug_native_macros::{bindings, generate};
 
 #[cfg(feature = "host")]
 pub use error::{Conflict, NativeError};
+#[cfg(feature = "host")]
+pub use imports::ImportContext;
 #[cfg(feature = "host")]
 pub use library::{Expected, HeaderInfo, NativeLibrary};
 #[cfg(feature = "host")]

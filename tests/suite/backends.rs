@@ -19,7 +19,7 @@ use crate::gateway::request;
 use crate::support::{capture_logs, count, native, native_lock, runtime, wasm};
 
 /// Opens a bundled native plugin.
-fn open_native<W: World>(
+fn open_native<W: World<Host = ()>>(
     path: &Path,
     config: &[(&str, &str)],
 ) -> Result<NativePlugin<W>, NativeError> {
@@ -230,18 +230,7 @@ fn native_typed_errors() {
 
     // A library whose header is right for the world (real digest) but that
     // has none of its entry points.
-    let digest: Vec<String> = DemoNative::WIT_DIGEST
-        .iter()
-        .map(|b| format!("{b:#04x}"))
-        .collect();
-    let lib = crate::native::cc(
-        "hdr-no-entries",
-        "header.c",
-        &[
-            format!("-DTARGET=\"{}\"", wasmplug_native::abi::TARGET),
-            format!("-DDIGEST_BYTES={}", digest.join(",")),
-        ],
-    );
+    let lib = crate::native::cc("hdr-no-entries", "header.c", &c_header::<DemoNative>());
     let err = open_native::<DemoNative>(&lib, &[]).unwrap_err();
     assert!(
         matches!(err, NativeError::MissingEntryPoint { .. }),
@@ -253,6 +242,48 @@ fn native_typed_errors() {
     assert!(matches!(err, NativeError::Load { .. }), "{err}");
     // The dynamic loader's own reason, not just "dlopen failed".
     assert!(err.to_string().contains("dlopen failed: "), "{err}");
+}
+
+/// The header defines of a C fixture of world `W`.
+fn c_header<W: World>() -> Vec<String> {
+    let digest: Vec<String> = W::WIT_DIGEST.iter().map(|b| format!("{b:#04x}")).collect();
+    vec![
+        format!("-DTARGET=\"{}\"", wasmplug_native::abi::TARGET),
+        format!("-DWORLD=\"{}\"", W::WORLD),
+        format!("-DDIGEST_BYTES={}", digest.join(",")),
+    ]
+}
+
+#[test]
+fn a_plugin_written_in_c_follows_the_same_abi() {
+    let _lock = native_lock();
+    let lib = crate::native::cc("c-probe", "probe.c", &c_header::<InitProbeNative>());
+    let (plugin, logs) = capture_logs(|| open_native::<InitProbeNative>(&lib, &[]).unwrap());
+    assert_eq!(plugin.metadata().name, "c-fixture");
+    assert_eq!(plugin.metadata().description, "init-probe in C");
+    assert_eq!(plugin.init_count().unwrap(), 1);
+    // Its call of the host's log import went through the import table.
+    assert_eq!(
+        count(&logs, "c-fixture@1.0.0", "c plugin init"),
+        1,
+        "{logs:?}"
+    );
+    drop(plugin);
+
+    // The same code whose metadata claims another version than its header.
+    let mut defines = c_header::<InitProbeNative>();
+    defines.push("-DMETADATA_VERSION=\"2.0.0\"".to_owned());
+    let lib = crate::native::cc("c-probe-v2", "probe.c", &defines);
+    let err = open_native::<InitProbeNative>(&lib, &[]).unwrap_err();
+    match &err {
+        NativeError::MetadataMismatch {
+            header, metadata, ..
+        } => {
+            assert_eq!(header, "c-fixture@1.0.0");
+            assert_eq!(metadata, "c-fixture@2.0.0");
+        }
+        other => panic!("expected MetadataMismatch, got {other}"),
+    }
 }
 
 #[test]

@@ -1,12 +1,17 @@
 //! A contract that exists only here (`tests/wit/counter`), used through the
 //! public API: once with the `contract!` macro, once with a hand-written
-//! `Contract` impl.
+//! `Contract` impl, and on both backends through the trait the native
+//! generator makes of it (`CounterApi`), with its own host import on each.
+
+#![allow(unsafe_code, reason = "opening a native library is unsafe by nature")]
 
 use wasmplug::wasmtime::Store;
 use wasmplug::wasmtime::component::{Instance, InstancePre};
 use wasmplug::{Contract, Error, Plugin, PluginState};
 
-use crate::support::{runtime, wasm};
+use wasmplug_native::{NativeError, NativeLoader, NativePlugin};
+
+use crate::support::{native, runtime, wasm};
 
 wasmplug::contract! {
     /// The test-only counter contract, with a host import of its own.
@@ -19,11 +24,101 @@ wasmplug::contract! {
     }
 }
 
-/// The embedder's host import, on the runtime's store data.
+wasmplug_native::bindings!({
+    path: ["../wit/plugin", "wit/counter"],
+    world: "acme:counter/counter-plugin",
+    api: CounterApi,
+    native: CounterNative,
+    host: CounterHost,
+    types: crate::custom_contract::counter,
+    wasm: crate::custom_contract::Counter,
+});
+
+fn greeting(plugin: &str) -> String {
+    format!("hello from the host to {plugin}")
+}
+
+/// The embedder's host import, on the runtime's store data (Wasm).
 impl counter::acme::counter::host_info::Host for PluginState {
     fn greeting(&mut self) -> String {
-        format!("hello from the host to {}", self.plugin())
+        greeting(self.plugin())
     }
+}
+
+/// The same import for native plugins.
+struct Greeter;
+
+impl CounterHost for Greeter {
+    fn greeting(&self, plugin: &str) -> String {
+        greeting(plugin)
+    }
+}
+
+/// A host whose import fails.
+struct Broken;
+
+impl CounterHost for Broken {
+    fn greeting(&self, plugin: &str) -> String {
+        panic!("no greeting for {plugin}")
+    }
+}
+
+/// The counter world's contract, written once: `start` is the configured
+/// total.
+fn counter_contract<P: CounterApi>(plugin: &P, start: u64) {
+    assert_eq!(plugin.add(2).unwrap(), start + 2);
+    assert_eq!(
+        plugin.add(u32::MAX).unwrap(),
+        start + 2 + u64::from(u32::MAX)
+    );
+    assert_eq!(plugin.total().unwrap(), start + 2 + u64::from(u32::MAX));
+    assert_eq!(
+        plugin.greet().unwrap(),
+        "counter says: hello from the host to counter@0.3.1"
+    );
+}
+
+#[test]
+fn the_embedders_world_runs_on_both_backends_with_its_host_import() {
+    let wasm_plugin: Plugin<Counter> = runtime()
+        .loader::<Counter>()
+        .config("start", "7")
+        .open(wasm("counter"))
+        .unwrap();
+    counter_contract(&wasm_plugin, 7);
+
+    let library = native("counter");
+    let loader = NativeLoader::new().config("start", "7");
+    // SAFETY: the fixture, built from this repository by the generator.
+    let plugin = unsafe { loader.open_with::<CounterNative>(&library, Box::new(Greeter)) }.unwrap();
+    counter_contract(&plugin, 7);
+    // Opened again: the same plugin, its state and its host.
+    // SAFETY: as above.
+    let again = unsafe { loader.open_with::<CounterNative>(&library, Box::new(Broken)) }.unwrap();
+    assert!(NativePlugin::ptr_eq(&plugin, &again));
+    assert!(again.greet().unwrap().ends_with("counter@0.3.1"));
+    drop((plugin, again));
+
+    // A failing host import fails the export that called it, with the
+    // host's message; the plugin and the host carry on. (Another content:
+    // the plugin above, closed, was never unloaded.)
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join(library.file_name().unwrap());
+    let mut bytes = std::fs::read(&library).unwrap();
+    bytes.push(0);
+    std::fs::write(&copy, bytes).unwrap();
+    // SAFETY: as above.
+    let broken =
+        unsafe { NativeLoader::new().open_with::<CounterNative>(&copy, Box::new(Broken)) }.unwrap();
+    let err = broken.greet().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "native plugin counter@0.3.1 panicked in `acme:counter/counter#greet`: the host's import \
+         `acme:counter/host-info#greeting` failed: the host panicked: no greeting for \
+         counter@0.3.1"
+    );
+    assert!(matches!(err, NativeError::Panic { .. }), "{err:?}");
+    assert_eq!(broken.add(1).unwrap(), 1);
 }
 
 #[test]

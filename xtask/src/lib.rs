@@ -89,11 +89,19 @@ fn build() -> Result<Guests, String> {
     ensure_target()?;
     let target_dir = workspace_root().join("target").join("guests");
     for workspace in WORKSPACES {
-        cargo_build(workspace, Some(TARGET), "release", &target_dir)?;
+        cargo_build(workspace, Some(TARGET), "release", &target_dir, &[])?;
     }
     // The same guests as native libraries; the `native` profile unwinds
     // (see guests/Cargo.toml).
-    cargo_build("guests", None, "native", &target_dir)?;
+    cargo_build("guests", None, "native", &target_dir, &[])?;
+    // Of the test fixtures, the one built from one source for both.
+    cargo_build(
+        "tests/fixtures",
+        None,
+        "native",
+        &target_dir,
+        &["--package", "counter"],
+    )?;
     Ok(Guests {
         dir: target_dir.join(TARGET).join("release"),
         native_dir: target_dir.join("native"),
@@ -112,7 +120,7 @@ pub fn build_native(crate_dir: &str, name: &str) -> Result<PathBuf, String> {
         .join("target")
         .join("native-fixtures")
         .join("cargo");
-    cargo_build(crate_dir, None, "release", &target_dir)?;
+    cargo_build(crate_dir, None, "release", &target_dir, &[])?;
     let file = format!(
         "{}{name}{}",
         std::env::consts::DLL_PREFIX,
@@ -121,12 +129,14 @@ pub fn build_native(crate_dir: &str, name: &str) -> Result<PathBuf, String> {
     Ok(target_dir.join("release").join(file))
 }
 
-/// `cargo build --profile <profile> --locked` of the workspace at `dir`.
+/// `cargo build --profile <profile> --locked <args>` of the workspace at
+/// `dir`.
 fn cargo_build(
     dir: &str,
     target: Option<&str>,
     profile: &str,
     target_dir: &Path,
+    args: &[&str],
 ) -> Result<(), String> {
     let manifest = workspace_root().join(dir).join("Cargo.toml");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -144,6 +154,7 @@ fn cargo_build(
     if let Some(target) = target {
         command.args(["--target", target]);
     }
+    command.args(args);
     let output = command
         .env("CARGO_TARGET_DIR", target_dir)
         // Flags meant for the host build must not leak into the plugins'.

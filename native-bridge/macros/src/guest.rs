@@ -38,7 +38,13 @@ pub(crate) fn generate(opts: &options::Guest) -> syn::Result<TokenStream> {
     let import_mods = render(import_mods);
     let export_mods = render(export_mods);
 
-    let table = import_table(&world, &imports);
+    let table = import_table(
+        &world,
+        &imports,
+        &quote!(self),
+        &format_ident!("__WasmplugImports"),
+        false,
+    );
     let export_macro = export_macro(&world, &exports)?;
     let track = world.track_files();
     Ok(quote! {
@@ -345,18 +351,25 @@ fn import_function(world: &World, f: &Func<'_>, index: usize, root: &TokenStream
         .collect();
     let export = world.export_name(f);
     let d = docs_of(f.func.docs.contents.as_deref());
+    let failed = quote! {
+        if status != #krate::abi::Status::OK {
+            #krate::guest::import_failed(#export, table.last_error);
+        }
+    };
     let body = match &f.func.result {
         None => quote! {
             // SAFETY: the table's slot has this world's signature (the
             // header's digest check), its arguments live for the call.
-            unsafe { (table.#slot)(table.ctx, #(#args,)*) };
+            let status = unsafe { (table.#slot)(table.ctx, #(#args,)*) };
+            #failed
         },
         Some(r) => {
             let t = world.owned(root, r, &resource);
             quote! {
                 let mut out = ::core::mem::MaybeUninit::uninit();
-                // SAFETY: as above; the host writes `out`.
-                unsafe { (table.#slot)(table.ctx, #(#args,)* out.as_mut_ptr()) };
+                // SAFETY: as above; the host writes `out` on success.
+                let status = unsafe { (table.#slot)(table.ctx, #(#args,)* out.as_mut_ptr()) };
+                #failed
                 // SAFETY: written by the host, valid until its next import call.
                 unsafe { <#t as #krate::value::Lift>::lift(out.assume_init_ref()) }
                     .unwrap_or_else(|e| ::core::panic!("the host returned an invalid value from `{}`: {e}", #export))
@@ -405,14 +418,30 @@ fn import_param(
     }
 }
 
-/// The C layout of the host's import table: a context, then one slot per
-/// imported function in world order.
-fn import_table(world: &World, imports: &[Func<'_>]) -> TokenStream {
+/// The C layout of the host's import table (see the ABI): a context, the
+/// host's `last_error`, then one slot per imported function in world order.
+/// `root` is where the world's types are, from where the struct is defined.
+pub(crate) fn import_table(
+    world: &World,
+    imports: &[Func<'_>],
+    root: &TokenStream,
+    name: &Ident,
+    fixed_log: bool,
+) -> TokenStream {
     let krate = krate();
-    let root = quote!(self);
+    let root = root.clone();
     let none = |_: TypeId, _: bool| quote!(u64);
     let slots = imports.iter().enumerate().map(|(i, f)| {
         let slot = format_ident!("f{}", i);
+        if fixed_log && world.iface_id(f.iface) == crate::model::LOG {
+            // `log(level, message)`, `level` an enum: the runtime's own
+            // `log` has this type whatever the bindings call the enum.
+            return quote! {
+                pub #slot: unsafe extern "C" fn(
+                    *const ::core::ffi::c_void, u32, #krate::abi::Str,
+                ) -> #krate::abi::Status,
+            };
+        }
         let params = f.func.params.iter().map(|p| {
             let t = world.owned(&root, &p.ty, &none);
             quote!(<#t as #krate::value::Lower>::Lowered)
@@ -421,13 +450,15 @@ fn import_table(world: &World, imports: &[Func<'_>]) -> TokenStream {
             let t = world.owned(&root, r, &none);
             quote!(*mut <#t as #krate::value::Lower>::Lowered)
         });
-        quote!(pub #slot: unsafe extern "C" fn(*const ::core::ffi::c_void, #(#params,)* #out),)
+        quote!(pub #slot: unsafe extern "C" fn(*const ::core::ffi::c_void, #(#params,)* #out) -> #krate::abi::Status,)
     });
     quote! {
         #[doc(hidden)]
         #[repr(C)]
-        pub struct __WasmplugImports {
+        #[allow(missing_docs, reason = "the ABI's import table")]
+        pub struct #name {
             pub ctx: *const ::core::ffi::c_void,
+            pub last_error: unsafe extern "C" fn() -> #krate::abi::Str,
             #(#slots)*
         }
     }

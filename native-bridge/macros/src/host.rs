@@ -15,13 +15,9 @@ pub(crate) fn generate(opts: &options::Host) -> syn::Result<TokenStream> {
     let world = World::load(&opts.source)?;
     let krate = quote!(::wasmplug_native);
 
-    for f in world.functions(false)? {
-        if world.iface_id(f.iface) != LOG {
-            return Err(world.error(format!(
-                "`{}`: the native backend provides `{LOG}` only as a host import (ABI v1)",
-                world.export_name(&f)
-            )));
-        }
+    let imports = world.functions(false)?;
+    for f in &imports {
+        world.check_function(f)?;
     }
     let all = world.functions(true)?;
     if !all.iter().any(|f| world.iface_id(f.iface) == BASE) {
@@ -44,8 +40,15 @@ pub(crate) fn generate(opts: &options::Host) -> syn::Result<TokenStream> {
         Some(path) => {
             let root = quote!(#path);
             let module = format_ident!("__{}_lowered", opts.api.to_string().to_snake_case());
+            // Logging's types are the runtime's business (and often shared
+            // between worlds through wasmtime's `with`).
+            let used: Vec<Func<'_>> = exports
+                .iter()
+                .chain(imports.iter().filter(|f| world.iface_id(f.iface) != LOG))
+                .copied()
+                .collect();
             let impls = world
-                .named_types(&exports)
+                .named_types(&used)
                 .into_iter()
                 .enumerate()
                 .map(|(i, id)| {
@@ -277,6 +280,11 @@ pub(crate) fn generate(opts: &options::Host) -> syn::Result<TokenStream> {
         });
     }
 
+    let host = host_imports(&world, opts, &imports, &root)?;
+    let host_trait = &host.definition;
+    let host_ty = &host.ty;
+    let import_fns = &host.functions;
+    let import_table = &host.table;
     let wasm_impl = opts.wasm.as_ref().map(|contract| {
         quote! {
             #[allow(clippy::all, reason = "generated")]
@@ -330,6 +338,13 @@ pub(crate) fn generate(opts: &options::Host) -> syn::Result<TokenStream> {
             const WORLD: &'static str = #world_name;
             const WIT_DIGEST: [u8; 32] = [#(#digest),*];
             type Entries = #entries_ty;
+            type Host = #host_ty;
+
+            fn import_table(
+                context: &'static #krate::ImportContext<Self::Host>,
+            ) -> *const ::core::ffi::c_void {
+                #import_table
+            }
 
             unsafe fn resolve(
                 library: &#krate::NativeLibrary,
@@ -337,6 +352,9 @@ pub(crate) fn generate(opts: &options::Host) -> syn::Result<TokenStream> {
                 ::std::result::Result::Ok(#entries_ty { #(#entry_inits)* })
             }
         }
+
+        #host_trait
+        #(#import_fns)*
 
         #[allow(unsafe_code, clippy::all, reason = "calls through the native ABI")]
         impl #api for #krate::NativePlugin<#native> {
@@ -398,4 +416,169 @@ fn param(
         }
         _ => world.owned(root, ty, resource),
     }
+}
+
+/// The host side of a world's imports.
+struct HostImports {
+    /// The trait the embedder implements (none for logging alone).
+    definition: TokenStream,
+    /// `World::Host`.
+    ty: TokenStream,
+    /// One `extern "C"` trampoline per import, from the plugin to the trait.
+    functions: Vec<TokenStream>,
+    /// The body of `World::import_table`.
+    table: TokenStream,
+}
+
+fn host_imports(
+    world: &World,
+    opts: &options::Host,
+    imports: &[Func<'_>],
+    root: &TokenStream,
+) -> syn::Result<HostImports> {
+    let krate = quote!(::wasmplug_native);
+    let own: Vec<&Func<'_>> = imports
+        .iter()
+        .filter(|f| world.iface_id(f.iface) != LOG)
+        .collect();
+    let host_trait = match (&opts.host, own.first()) {
+        (Some(name), Some(_)) => name.clone(),
+        (None, Some(f)) => {
+            return Err(world.error(format!(
+                "world `{}` imports `{}`: name the trait the embedder implements for its \
+                 imports with `host: SomeHost`",
+                world.world_name(),
+                world.export_name(f)
+            )));
+        }
+        (Some(name), None) => {
+            return Err(syn::Error::new(
+                name.span(),
+                format!(
+                    "world `{}` has no host imports besides `{LOG}`: remove `host`",
+                    world.world_name()
+                ),
+            ));
+        }
+        (None, None) => format_ident!("__NoHost"),
+    };
+    let ty = if own.is_empty() {
+        quote!(())
+    } else {
+        quote!(::std::boxed::Box<dyn #host_trait>)
+    };
+    let none = |_: TypeId, _: bool| quote!(u64);
+
+    let mut methods = Vec::new();
+    let mut functions = Vec::new();
+    let mut slots = Vec::new();
+    let mut names = std::collections::HashSet::new();
+    for (index, f) in imports.iter().enumerate() {
+        let slot = format_ident!("f{}", index);
+        if world.iface_id(f.iface) == LOG {
+            slots.push(quote!(#slot: #krate::imports::log,));
+            continue;
+        }
+        let name = snake(&f.func.name);
+        if !names.insert(name.to_string()) {
+            return Err(world.error(format!(
+                "two imports map to the host trait method `{name}`: rename one in the WIT"
+            )));
+        }
+        let trampoline = format_ident!(
+            "__wasmplug_{}_import_{}",
+            opts.native.to_string().to_snake_case(),
+            index
+        );
+        let pnames: Vec<Ident> = f.func.params.iter().map(|p| snake(&p.name)).collect();
+        let ptys: Vec<TokenStream> = f
+            .func
+            .params
+            .iter()
+            .map(|p| world.owned(root, &p.ty, &none))
+            .collect();
+        let args: Vec<Ident> = (0..pnames.len()).map(|i| format_ident!("a{}", i)).collect();
+        let ret = f.func.result.as_ref().map(|r| world.owned(root, r, &none));
+        let d = docs_of(f.func.docs.contents.as_deref());
+        let ret_sig = ret.as_ref().map(|t| quote!(-> #t));
+        methods.push(quote! {
+            #d
+            fn #name(&self, plugin: &str, #(#pnames: #ptys),*) #ret_sig;
+        });
+        let out_param = ret
+            .as_ref()
+            .map(|t| quote!(out: *mut <#t as #krate::value::Lower>::Lowered));
+        let lifts = pnames.iter().zip(&ptys).zip(&args).map(|((n, t), a)| {
+            let what = format!("invalid argument `{n}`: {{e}}");
+            quote! {
+                // SAFETY: the plugin lends its arguments for the call.
+                let #n = unsafe { <#t as #krate::value::Lift>::lift(&#a) }
+                    .map_err(|e| ::std::format!(#what))?;
+            }
+        });
+        let write = match (&f.func.result, &ret) {
+            (Some(r), Some(t)) if world.has_list(r) => quote! {
+                // SAFETY: `out` is writable (the ABI); the value it points
+                // into is kept until the plugin's next import call.
+                unsafe { out.write(#krate::imports::keep::<#t>(result)) };
+            },
+            (Some(_), Some(_)) => quote! {
+                // SAFETY: `out` is writable (the ABI).
+                unsafe { out.write(#krate::value::Lower::lower(&result, &mut #krate::value::Arena::new())) };
+            },
+            _ => quote!(let () = result;),
+        };
+        functions.push(quote! {
+            #[allow(unsafe_code, clippy::all, reason = "a host import called by plugin code")]
+            unsafe extern "C" fn #trampoline(
+                ctx: *const ::core::ffi::c_void,
+                #(#args: <#ptys as #krate::value::Lower>::Lowered,)*
+                #out_param
+            ) -> #krate::abi::Status {
+                #krate::imports::call(|| {
+                    // SAFETY: the context of the table built for this world.
+                    let context = unsafe { #krate::ImportContext::<#ty>::from_ctx(ctx) };
+                    #(#lifts)*
+                    let result = context.host().#name(context.plugin(), #(#pnames),*);
+                    #write
+                    ::std::result::Result::Ok(())
+                })
+            }
+        });
+        slots.push(quote!(#slot: #trampoline,));
+    }
+
+    let definition = if own.is_empty() {
+        TokenStream::new()
+    } else {
+        let doc = format!(
+            " The host imports of world `{}` for native plugins: implement it, and \
+             give a box of it to `NativeLoader::open_with`. Each method receives the \
+             calling plugin's `name@version`; it may run on several threads at once.",
+            world.world_name()
+        );
+        quote! {
+            #[doc = #doc]
+            pub trait #host_trait: ::std::marker::Send + ::std::marker::Sync + 'static {
+                #(#methods)*
+            }
+        }
+    };
+    let table_ty = format_ident!("__{}Imports", opts.native);
+    let layout = crate::guest::import_table(world, imports, root, &table_ty, true);
+    let table = quote! {
+        #layout
+        let table: &'static #table_ty = ::std::boxed::Box::leak(::std::boxed::Box::new(#table_ty {
+            ctx: ::core::ptr::from_ref(context).cast(),
+            last_error: #krate::imports::last_error,
+            #(#slots)*
+        }));
+        ::core::ptr::from_ref(table).cast()
+    };
+    Ok(HostImports {
+        definition,
+        ty,
+        functions,
+        table,
+    })
 }

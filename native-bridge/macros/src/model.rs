@@ -29,6 +29,7 @@ pub(crate) struct World {
 }
 
 /// A function the world imports or exports, with its interface.
+#[derive(Clone, Copy)]
 pub(crate) struct Func<'a> {
     pub(crate) iface: InterfaceId,
     pub(crate) func: &'a Function,
@@ -219,7 +220,13 @@ impl World {
     }
 
     /// Refuses what ABI v1 cannot carry, naming it.
-    pub(crate) fn check_supported(&self, ty: &Type, context: &str, top: bool) -> syn::Result<()> {
+    /// `within` is the type `ty` is part of (none for a parameter or result).
+    pub(crate) fn check_supported(
+        &self,
+        ty: &Type,
+        context: &str,
+        within: Option<&str>,
+    ) -> syn::Result<()> {
         let unsupported = |what: &str| {
             Err(self.error(format!(
                 "{context}: WIT type `{what}` is not supported by the native ABI (v1)"
@@ -237,35 +244,36 @@ impl World {
                     TypeDefKind::Future(_) => unsupported("future"),
                     TypeDefKind::Stream(_) => unsupported("stream"),
                     TypeDefKind::Unknown => unsupported("unknown"),
-                    TypeDefKind::Handle(_) if !top => Err(self.error(format!(
+                    TypeDefKind::Handle(_) if within.is_some() => Err(self.error(format!(
                         "{context}: resource handles are supported as parameters and results \
-                         only, not inside `{name}`"
+                         only, not inside `{}`",
+                        within.unwrap_or_default()
                     ))),
                     TypeDefKind::Handle(_) | TypeDefKind::Resource => Ok(()),
-                    TypeDefKind::Type(t) => self.check_supported(t, context, top),
+                    TypeDefKind::Type(t) => self.check_supported(t, context, within),
                     TypeDefKind::List(t) | TypeDefKind::Option(t) => {
-                        self.check_supported(t, context, false)
+                        self.check_supported(t, context, Some(&name))
                     }
                     TypeDefKind::Record(r) => r
                         .fields
                         .iter()
-                        .try_for_each(|f| self.check_supported(&f.ty, context, false)),
+                        .try_for_each(|f| self.check_supported(&f.ty, context, Some(&name))),
                     TypeDefKind::Variant(v) => v
                         .cases
                         .iter()
                         .filter_map(|c| c.ty.as_ref())
-                        .try_for_each(|t| self.check_supported(t, context, false)),
+                        .try_for_each(|t| self.check_supported(t, context, Some(&name))),
                     TypeDefKind::Tuple(t) if t.types.len() > 4 => {
                         unsupported("tuple of more than 4")
                     }
                     TypeDefKind::Tuple(t) => t
                         .types
                         .iter()
-                        .try_for_each(|t| self.check_supported(t, context, false)),
+                        .try_for_each(|t| self.check_supported(t, context, Some(&name))),
                     TypeDefKind::Result(r) => [r.ok, r.err]
                         .iter()
                         .flatten()
-                        .try_for_each(|t| self.check_supported(t, context, false)),
+                        .try_for_each(|t| self.check_supported(t, context, Some(&name))),
                     TypeDefKind::Enum(_) => Ok(()),
                 }
             }
@@ -286,10 +294,19 @@ impl World {
             }
         }
         for p in &f.func.params {
-            self.check_supported(&p.ty, &context, true)?;
+            self.check_supported(&p.ty, &context, None)?;
         }
         if let Some(r) = &f.func.result {
-            self.check_supported(r, &context, true)?;
+            self.check_supported(r, &context, None)?;
+        }
+        let types = f.func.params.iter().map(|p| &p.ty).chain(&f.func.result);
+        let handles = matches!(f.func.kind, FunctionKind::Method(_))
+            || types.into_iter().any(|t| self.handle(t).is_some());
+        if handles && !self.is_exported(f.iface) {
+            return Err(self.error(format!(
+                "{context}: imported resources (resources the host implements) are not \
+                 supported by the native ABI (v1)"
+            )));
         }
         Ok(())
     }

@@ -34,7 +34,7 @@ impl Parse for Item {
                 }
             }
             "world" => Ok(Item::World(input.parse()?)),
-            "api" | "native" => Ok(Item::Ident(key, input.parse()?)),
+            "api" | "native" | "host" => Ok(Item::Ident(key, input.parse()?)),
             "types" | "wasm" => Ok(Item::Path(key, input.parse()?)),
             _ => Err(syn::Error::new(
                 key.span(),
@@ -75,6 +75,7 @@ pub(crate) struct Host {
     pub(crate) source: Source,
     pub(crate) api: Ident,
     pub(crate) native: Ident,
+    pub(crate) host: Option<Ident>,
     pub(crate) types: Option<Path>,
     pub(crate) wasm: Option<Path>,
 }
@@ -114,13 +115,14 @@ impl Guest {
 impl Host {
     pub(crate) fn parse(input: TokenStream) -> syn::Result<Self> {
         let Items(items) = syn::parse2(input)?;
-        let (mut paths, mut world, mut api, mut native, mut types, mut wasm) =
-            (None, None, None, None, None, None);
+        let (mut paths, mut world, mut api, mut native, mut host, mut types, mut wasm) =
+            (None, None, None, None, None, None, None);
         for item in items {
             match item {
                 Item::Paths(p) => paths = Some(p),
                 Item::World(w) => world = Some(w),
                 Item::Ident(k, v) if k == "api" => api = Some(v),
+                Item::Ident(k, v) if k == "host" => host = Some(v),
                 Item::Ident(_, v) => native = Some(v),
                 Item::Path(k, v) if k == "types" => types = Some(v),
                 Item::Path(_, v) => wasm = Some(v),
@@ -137,6 +139,7 @@ impl Host {
             source: source(paths, world)?,
             api: api.ok_or_else(|| missing("api"))?,
             native: native.ok_or_else(|| missing("native"))?,
+            host,
             types,
             wasm,
         })
