@@ -205,6 +205,9 @@ pub(crate) fn generate(opts: &options::Host) -> syn::Result<TokenStream> {
             #slot: unsafe { library.entry(#export_lit) }?,
         });
         native_fns.push(quote! {
+            // Inlined into the caller: the call is then the entry point's
+            // indirect call and a status check.
+            #[inline]
             #sig {
                 let mut arena = #krate::value::Arena::new();
                 #(let #args = #krate::value::Lower::lower(&#pnames, &mut arena);)*
