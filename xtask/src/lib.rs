@@ -6,6 +6,8 @@
 //! `rustup` when it is missing, and fails with a message saying what to run
 //! when it cannot.
 
+pub mod report;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;

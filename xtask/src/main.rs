@@ -1,19 +1,181 @@
-//! wasmplug's main job: builds the bundled plugins, loads each, and shows
-//! what it exports and a sample call.
+//! wasmplug's main job: the Wasm-vs-native comparison on the bundled
+//! plugins. Runs the `compare` benches (quick by default, `--full` for
+//! criterion's full statistics), shows progress, prints the table and the
+//! targets, and writes a Markdown report and an SVG chart.
 //!
-//! `cargo run --release -p xtask`
+//! `cargo run --release -p xtask` (the comparison), `... -- --full`, and
+//! `... -- demo` (load each bundled plugin and show a sample call).
 
-use anyhow::{Context, Result};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
 use wasmplug::contracts::gateway::wasmplug::gateway::types::{Request, Verdict};
 use wasmplug::contracts::{Demo, GatewayFilter, InitProbe};
 use wasmplug::{ExportedFunc, Runtime};
+use xtask::report;
+
+/// wasmplug's main job: Wasm vs native on the same plugins.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Criterion's full run (3 s warm-up, 5 s and 100 samples per case)
+    /// instead of the quick one (0.5 s, 1.5 s, 30 samples).
+    #[arg(long)]
+    full: bool,
+    /// Where the report goes (default: `target/wasmplug-report`).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Load each bundled plugin, show its exports and a sample call.
+    Demo,
+}
 
 fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_target(false)
         .with_writer(std::io::stderr)
         .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Cmd::Demo) => demo(),
+        None => compare(cli.full, cli.out),
+    }
+}
 
+/// Runs the comparison benches and reports them.
+fn compare(full: bool, out: Option<PathBuf>) -> Result<()> {
+    let out = out.unwrap_or_else(|| xtask::workspace_root().join("target/wasmplug-report"));
+    let criterion = out.join("criterion");
+    // Results of an earlier run must not mix into this one's.
+    if criterion.exists() {
+        std::fs::remove_dir_all(&criterion)
+            .with_context(|| format!("removing {}", criterion.display()))?;
+    }
+    std::fs::create_dir_all(&criterion)
+        .with_context(|| format!("creating {}", criterion.display()))?;
+    let mode = if full { "full" } else { "quick" };
+    eprintln!(
+        "building the bundled plugins for {} and natively ...",
+        xtask::TARGET
+    );
+    xtask::build_guests().map_err(anyhow::Error::msg)?;
+
+    let log = out.join("criterion.log");
+    run_benches(full, &criterion, &log)?;
+
+    let results = report::load(&criterion)
+        .with_context(|| format!("reading the results in {}", criterion.display()))?;
+    let machine = report::machine(mode);
+    println!("\n{}", report::table(&results));
+    println!("{}", report::targets_table(&report::targets(&results)));
+    let (markdown, svg) = report::write(&results, &machine, &out)?;
+    println!(
+        "report: {}\nchart:  {}\ncriterion's output: {}",
+        markdown.display(),
+        svg.display(),
+        log.display()
+    );
+    Ok(())
+}
+
+/// `cargo bench --bench compare`, with a spinner that names the case being
+/// measured; criterion's own output goes to `log`.
+fn run_benches(full: bool, criterion: &Path, log: &Path) -> Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(xtask::workspace_root())
+        .args([
+            "bench",
+            "--locked",
+            "-p",
+            "wasmplug-benches",
+            "--bench",
+            "compare",
+            "--",
+        ])
+        .env("CRITERION_HOME", criterion)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if !full {
+        command.args(QUICK);
+    }
+    let mut child = command.spawn().context("running cargo bench")?;
+    let spinner = ProgressBar::new_spinner().with_style(
+        ProgressStyle::with_template("{spinner} [{elapsed}] {pos} measured · {msg}")
+            .expect("a valid template"),
+    );
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    spinner.set_message("building the benches (the first time builds wasmtime: minutes)");
+
+    let stdout = child.stdout.take().expect("piped");
+    let stderr = child.stderr.take().expect("piped");
+    let mut log_file =
+        std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+    let status = std::thread::scope(|s| -> Result<_> {
+        // Criterion's status lines ("Benchmarking x: Warming up") and
+        // cargo's build output arrive on stderr.
+        let status_lines = s.spawn(|| {
+            let mut last = Vec::new();
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let line = line.trim().to_owned();
+                if let Some(case) = line.strip_prefix("Benchmarking ") {
+                    spinner.set_message(case.to_owned());
+                } else if !line.is_empty() {
+                    spinner.set_message(line.clone());
+                }
+                last.push(line);
+                if last.len() > 40 {
+                    last.remove(0);
+                }
+            }
+            last
+        });
+        // Results ("x  time: [..]") on stdout.
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            use std::io::Write;
+            writeln!(log_file, "{line}").context("writing criterion's log")?;
+            if line.contains("time:") {
+                spinner.inc(1);
+            }
+            if line.starts_with("memory:") {
+                spinner.println(&line);
+            }
+        }
+        let status = child.wait().context("waiting for cargo bench")?;
+        let last = status_lines.join().expect("the reader does not panic");
+        Ok((status, last))
+    })?;
+    spinner.finish_and_clear();
+    let (status, last) = status;
+    if !status.success() {
+        bail!("cargo bench failed ({status}):\n{}", last.join("\n"));
+    }
+    Ok(())
+}
+
+/// Criterion's options for the quick run: shorter, still with confidence
+/// intervals from 30 samples per case.
+const QUICK: &[&str] = &[
+    "--warm-up-time",
+    "0.5",
+    "--measurement-time",
+    "1.5",
+    "--sample-size",
+    "30",
+];
+
+fn demo() -> Result<()> {
     eprintln!("building the bundled plugins for {} ...", xtask::TARGET);
     let guests = xtask::build_guests().map_err(anyhow::Error::msg)?;
     let runtime = Runtime::new().context("creating the runtime")?;
