@@ -146,6 +146,36 @@ pub enum Error {
     #[error("{0}")]
     Conflict(Box<Conflict>),
 
+    /// A plugin spec (`name@requirement`) that does not parse.
+    #[error(
+        "`{spec}` is not a plugin spec (`name`, `name@1`, `name@1.2`, `name@=1.2.0`): {reason}"
+    )]
+    Spec {
+        /// The spec as given.
+        spec: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// No plugin in a directory satisfies a spec.
+    #[error(
+        "no plugin {spec} in {}{}",
+        dir.display(),
+        if available.is_empty() {
+            " (it holds no plugin for this contract)".to_owned()
+        } else {
+            format!(" (it holds: {})", available.join(", "))
+        }
+    )]
+    NotFound {
+        /// The directory searched.
+        dir: PathBuf,
+        /// The spec, normalised (`auth@^1`).
+        spec: String,
+        /// Every plugin found there for the contract, as `name@version (file)`.
+        available: Vec<String>,
+    },
+
     /// The plugin's `init` returned an error; the plugin was not loaded.
     #[error("plugin {plugin} refused to initialise: {message}")]
     Init {

@@ -15,6 +15,7 @@ use crate::contract::Contract;
 use crate::digest::Digest;
 use crate::error::{Conflict, Error, Origin, Result};
 use crate::plugin::{Instance, Plugin, PluginPre};
+use crate::runtime::OnConflict;
 
 #[derive(Default)]
 pub(crate) struct Registry {
@@ -36,6 +37,7 @@ impl Registry {
     pub(crate) fn open<C: Contract>(
         &self,
         digest: Digest,
+        on_conflict: OnConflict,
         compile: impl FnOnce() -> Result<(PluginPre<C>, Instance<C>)>,
     ) -> Result<Plugin<C>> {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
@@ -54,7 +56,7 @@ impl Registry {
         let clash = entries.iter().find(|((d, _), e)| {
             *d != digest && e.name == metadata.name && e.version == metadata.version
         });
-        if let Some(((loaded, _), entry)) = clash {
+        if let Some(((loaded, _), entry)) = clash.filter(|_| on_conflict == OnConflict::Refuse) {
             return Err(Error::Conflict(Box::new(Conflict {
                 name: metadata.name,
                 version: metadata.version.to_string(),

@@ -22,6 +22,7 @@ use crate::cache::{self, Cache, CacheStats};
 use crate::capabilities::Capabilities;
 use crate::contract::Contract;
 use crate::digest::Digest;
+use crate::directory::{self, Available, Spec};
 use crate::error::{Error, Origin, Result, chain};
 use crate::limits::Limits;
 use crate::plugin::{Instance, Plugin, PluginPre};
@@ -309,8 +310,37 @@ impl Runtime {
         Loader {
             runtime: self,
             options: Options::default(),
+            on_conflict: OnConflict::default(),
             _contract: PhantomData,
         }
+    }
+
+    /// Every plugin for contract `C` directly in `dir` (`*.wasm` files),
+    /// with the name and version each declares, sorted by name and then
+    /// newest first. Files that are not plugins for `C` are skipped (logged
+    /// at debug level). Each file is compiled to read its metadata (through
+    /// the precompiled cache, when on); none is initialised.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if `dir` cannot be read.
+    pub fn scan<C: Contract>(&self, dir: impl AsRef<Path>) -> Result<Vec<Available>> {
+        let mut found = Vec::new();
+        self.loader::<C>().scan(dir.as_ref(), |candidate| {
+            found.push(candidate.available);
+        })?;
+        found.sort_by(|a, b| a.name.cmp(&b.name).then(b.version.cmp(&a.version)));
+        Ok(found)
+    }
+
+    /// Opens the newest plugin in `dir` that satisfies `spec`, with no
+    /// configuration. See [`Loader::open_in`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Loader::open_in`].
+    pub fn open_in<C: Contract>(&self, dir: impl AsRef<Path>, spec: &str) -> Result<Plugin<C>> {
+        self.loader::<C>().open_in(dir, spec)
     }
 
     /// Where the precompiled cache keeps (or would keep) the entry for
@@ -358,11 +388,28 @@ impl Runtime {
     }
 }
 
+/// What opening a plugin does when another live plugin has the same name
+/// and version but different content (Go's `plugin.Open` panics the
+/// process). See [`Loader::on_conflict`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OnConflict {
+    /// Refuse the new content with [`Error::Conflict`]; the loaded plugin
+    /// keeps serving. The default.
+    #[default]
+    Refuse,
+    /// Load the new content as a plugin of its own, alongside the loaded
+    /// one: both serve, each with its own code and state, told apart by
+    /// their digests.
+    LoadAlongside,
+}
+
 /// Loads one plugin for contract `C`; made by [`Runtime::loader`].
 #[must_use = "a loader does nothing until `open` or `open_bytes`"]
 pub struct Loader<'r, C: Contract> {
     runtime: &'r Runtime,
     options: Options,
+    on_conflict: OnConflict,
     _contract: PhantomData<fn() -> C>,
 }
 
@@ -385,6 +432,104 @@ impl<C: Contract> Loader<'_, C> {
         self
     }
 
+    /// What to do when a plugin with the same name and version but other
+    /// content is live. Default: [`OnConflict::Refuse`].
+    pub fn on_conflict(mut self, on_conflict: OnConflict) -> Self {
+        self.on_conflict = on_conflict;
+        self
+    }
+
+    /// Opens the newest plugin in `dir` that satisfies `spec`: `auth@1` is
+    /// the newest `auth` 1.x there, by the versions the plugins declare
+    /// (file names do not matter). See [`Spec`] for the syntax. Upgrading
+    /// is dropping a newer file into the directory: the next `open_in`
+    /// loads it, while plugins already open keep running.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Spec`] if `spec` does not parse, [`Error::Io`] if `dir`
+    /// cannot be read, [`Error::NotFound`] (listing what is there) if no
+    /// plugin matches, and otherwise as [`open`](Self::open).
+    pub fn open_in(self, dir: impl AsRef<Path>, spec: &str) -> Result<Plugin<C>> {
+        let dir = dir.as_ref();
+        let spec: Spec = spec.parse()?;
+        let mut available = Vec::new();
+        let mut best: Option<Candidate<C>> = None;
+        self.reborrow().scan(dir, |candidate| {
+            available.push(candidate.available.clone());
+            let a = &candidate.available;
+            let newer = best
+                .as_ref()
+                .is_none_or(|b| a.version > b.available.version);
+            if spec.matches(&a.name, &a.version) && newer {
+                best = Some(candidate);
+            }
+        })?;
+        debug_assert_eq!(
+            best.as_ref().map(|b| &b.available),
+            directory::newest(&available, &spec)
+        );
+        let Some(best) = best else {
+            return Err(Error::NotFound {
+                dir: dir.to_owned(),
+                spec: spec.to_string(),
+                available: available.iter().map(ToString::to_string).collect(),
+            });
+        };
+        // The bytes and compilation the scan made: what was chosen is what
+        // loads, even if the file changes meanwhile.
+        let Candidate {
+            available,
+            pre,
+            first,
+            ..
+        } = best;
+        let registry = &self.runtime.inner.registry;
+        registry.open(available.digest, self.on_conflict, || Ok((pre, first)))
+    }
+
+    /// A loader with the same options.
+    fn reborrow(&self) -> Self {
+        Loader {
+            runtime: self.runtime,
+            options: self.options.clone(),
+            on_conflict: self.on_conflict,
+            _contract: PhantomData,
+        }
+    }
+
+    /// Compiles each `*.wasm` file in `dir` for `C` with these options and
+    /// hands over those that are plugins for `C`.
+    fn scan(self, dir: &Path, mut found: impl FnMut(Candidate<C>)) -> Result<()> {
+        for path in directory::wasm_files(dir)? {
+            let bytes = match std::fs::read(&path) {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    tracing::debug!(target: "wasmplug", file = %path.display(), "skipped: {e}");
+                    continue;
+                }
+            };
+            let digest = Digest::of(&bytes);
+            let origin = Origin::File(path.clone());
+            match self.reborrow().compile_origin(origin, &bytes, digest) {
+                Ok((pre, first)) => found(Candidate {
+                    available: Available {
+                        name: pre.metadata().name.clone(),
+                        version: pre.metadata().version.clone(),
+                        path,
+                        digest,
+                    },
+                    pre,
+                    first,
+                }),
+                Err(e) => {
+                    tracing::debug!(target: "wasmplug", file = %path.display(), "skipped: {e}");
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Opens the plugin file at `path`: instantiate-once, as Go's
     /// `plugin.Open`. If a plugin with the same content is already live for
     /// contract `C`, that plugin is returned and nothing runs (its `init` ran
@@ -403,7 +548,8 @@ impl<C: Contract> Loader<'_, C> {
     ///   this host knows it;
     /// - [`Error::Metadata`]: its name or version is unusable;
     /// - [`Error::Conflict`]: another live plugin has the same name and
-    ///   version but different content;
+    ///   version but different content (unless
+    ///   [`on_conflict`](Self::on_conflict) says to load it alongside);
     /// - [`Error::Init`], [`Error::Trap`]: its `init` refused or trapped.
     pub fn open(self, path: impl AsRef<Path>) -> Result<Plugin<C>> {
         let path = path.as_ref();
@@ -442,7 +588,10 @@ impl<C: Contract> Loader<'_, C> {
     fn open_origin(self, origin: Origin, bytes: &[u8]) -> Result<Plugin<C>> {
         let digest = Digest::of(bytes);
         let registry = &self.runtime.inner.registry;
-        registry.open(digest, || self.compile_origin(origin, bytes, digest))
+        let on_conflict = self.on_conflict;
+        registry.open(digest, on_conflict, || {
+            self.compile_origin(origin, bytes, digest)
+        })
     }
 
     fn compile_origin(
@@ -464,4 +613,11 @@ impl<C: Contract> Loader<'_, C> {
         )?;
         PluginPre::compile(setup, &linker, origin, bytes, digest)
     }
+}
+
+/// A plugin file compiled during a directory scan.
+struct Candidate<C: Contract> {
+    available: Available,
+    pre: PluginPre<C>,
+    first: Instance<C>,
 }

@@ -8,7 +8,7 @@ use crate::support::{runtime, wasm, wasm_bytes};
 
 /// Appends a custom section: same code and metadata, different digest (a
 /// rebuilt plugin whose author forgot to bump the version).
-fn with_custom_section(mut bytes: Vec<u8>) -> Vec<u8> {
+pub(crate) fn with_custom_section(mut bytes: Vec<u8>) -> Vec<u8> {
     let name = b"rebuilt";
     let payload = b"2026-11-25";
     bytes.push(0); // custom section id

@@ -11,3 +11,4 @@ mod gateway;
 mod hostile;
 mod native;
 mod support;
+mod versions;

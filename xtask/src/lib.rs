@@ -71,7 +71,30 @@ impl Guests {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+
+    /// The test fixture `versioned` built as `version` (one of
+    /// [`VERSIONED_RELEASES`]): `versioned-<version>.wasm`.
+    ///
+    /// # Panics
+    ///
+    /// If that release was not built.
+    pub fn versioned(&self, version: &str) -> PathBuf {
+        let path = self.dir.join(format!("versioned-{version}.wasm"));
+        assert!(
+            path.is_file(),
+            "no release {version} of the versioned fixture (built: {VERSIONED_RELEASES:?})"
+        );
+        path
+    }
 }
+
+/// The releases of the test fixture `versioned` the builder makes, with
+/// the cargo feature that selects each (the default build is 1.1.0).
+pub const VERSIONED_RELEASES: &[(&str, Option<&str>)] = &[
+    ("1.1.0", None),
+    ("1.2.0", Some("v1_2")),
+    ("2.0.0", Some("v2_0")),
+];
 
 /// The guest workspaces the builder compiles, relative to the root.
 const WORKSPACES: &[&str] = &["guests", "tests/fixtures"];
@@ -92,6 +115,23 @@ fn build() -> Result<Guests, String> {
     let target_dir = workspace_root().join("target").join("guests");
     for workspace in WORKSPACES {
         cargo_build(workspace, Some(TARGET), "release", &target_dir, &[])?;
+    }
+    // One fixture source released as several versions: each build is kept
+    // under its version's name (cargo caches each feature set's build).
+    let wasm_dir = target_dir.join(TARGET).join("release");
+    for (version, feature) in VERSIONED_RELEASES {
+        let mut args = vec!["--package", "versioned"];
+        args.extend(feature.iter().flat_map(|f| ["--features", *f]));
+        cargo_build(
+            "tests/fixtures",
+            Some(TARGET),
+            "release",
+            &target_dir,
+            &args,
+        )?;
+        let release = wasm_dir.join(format!("versioned-{version}.wasm"));
+        std::fs::copy(wasm_dir.join("versioned.wasm"), &release)
+            .map_err(|e| format!("cannot copy {}: {e}", release.display()))?;
     }
     // The same guests as native libraries; the `native` profile unwinds
     // (see guests/Cargo.toml).

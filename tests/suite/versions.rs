@@ -1,0 +1,184 @@
+//! Versions side by side: `name@requirement` resolution in a directory (the
+//! seed article's demo5, an upgrade from 1.1 to 1.2 through a soname
+//! symlink, here without symlinks and without touching the host), and
+//! "same name, different content", which makes Go's `plugin.Open` panic.
+//!
+//! The `versioned` fixture is one source released as 1.1.0, 1.2.0 and
+//! 2.0.0; each release's `add` counts from its own start (0, 1000, 2000).
+
+use std::path::{Path, PathBuf};
+
+use wasmplug::{Error, OnConflict, Plugin, Runtime};
+
+use crate::custom_contract::Counter;
+use crate::errors::with_custom_section;
+use crate::support::{runtime, wasm};
+
+fn release(version: &str) -> PathBuf {
+    match xtask::build_guests() {
+        Ok(guests) => guests.versioned(version),
+        Err(message) => panic!("the guest plugins could not be built:\n{message}"),
+    }
+}
+
+/// Copies release `version` into `dir` as `file`.
+fn install(dir: &Path, version: &str, file: &str) {
+    std::fs::copy(release(version), dir.join(file)).expect("copy a release");
+}
+
+fn add(plugin: &Plugin<Counter>, n: u32) -> u64 {
+    plugin
+        .call(|c, s| c.acme_counter_counter().call_add(s, n))
+        .expect("add")
+}
+
+fn greet(plugin: &Plugin<Counter>) -> String {
+    plugin
+        .call(|c, s| c.acme_counter_counter().call_greet(s))
+        .expect("greet")
+}
+
+fn open(runtime: &Runtime, dir: &Path, spec: &str) -> Plugin<Counter> {
+    runtime
+        .open_in::<Counter>(dir, spec)
+        .unwrap_or_else(|e| panic!("{spec}: {e}"))
+}
+
+#[test]
+fn name_at_major_opens_the_newest_compatible_release_and_upgrades_without_touching_the_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let runtime = runtime();
+    install(dir, "1.1.0", "versioned-1.1.0.wasm");
+    // File names do not decide: this one claims 9.9.9 and holds 1.1.0.
+    install(dir, "1.1.0", "versioned-9.9.9.wasm");
+    // Not plugins for this contract: skipped.
+    std::fs::write(dir.join("notes.wasm"), b"not wasm").unwrap();
+    std::fs::copy(wasm("demo1"), dir.join("demo1.wasm")).unwrap();
+
+    let versions = |runtime: &Runtime| -> Vec<String> {
+        let found = runtime.scan::<Counter>(dir).unwrap();
+        found
+            .iter()
+            .map(|a| format!("{}@{}", a.name, a.version))
+            .collect()
+    };
+    assert_eq!(versions(&runtime), ["versioned@1.1.0", "versioned@1.1.0"]);
+    let old = open(&runtime, dir, "versioned@1");
+    assert_eq!(old.metadata().version.to_string(), "1.1.0");
+    assert_eq!(add(&old, 1), 1);
+
+    // The upgrade: a new file in the directory, and the next open.
+    install(dir, "1.2.0", "versioned-1.2.0.wasm");
+    install(dir, "2.0.0", "versioned-2.0.0.wasm");
+    assert_eq!(
+        versions(&runtime),
+        [
+            "versioned@2.0.0",
+            "versioned@1.2.0",
+            "versioned@1.1.0",
+            "versioned@1.1.0"
+        ]
+    );
+    let new = open(&runtime, dir, "versioned@1");
+    assert_eq!(new.metadata().version.to_string(), "1.2.0");
+    assert!(greet(&new).starts_with("versioned 1.2.0 says: hello from the host"));
+
+    // Side by side: the old release keeps serving, with its own state.
+    assert_eq!(add(&new, 1), 1001);
+    assert_eq!(add(&old, 1), 2);
+    let major2 = open(&runtime, dir, "versioned@2");
+    assert_eq!(add(&major2, 1), 2001);
+    assert_eq!(runtime.live_plugins(), 3);
+
+    // An exact version is the live one: instantiate-once, as ever.
+    let again = open(&runtime, dir, "versioned@=1.1.0");
+    assert!(Plugin::ptr_eq(&again, &old));
+    assert_eq!(add(&again, 1), 3);
+    assert!(Plugin::ptr_eq(&open(&runtime, dir, "versioned@~1.2"), &new));
+    assert!(Plugin::ptr_eq(&open(&runtime, dir, "versioned"), &major2));
+
+    drop((old, again));
+    assert_eq!(runtime.live_plugins(), 2);
+}
+
+#[test]
+fn no_match_and_bad_specs_are_typed_errors_that_say_what_is_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = runtime();
+    match runtime.open_in::<Counter>(dir.path(), "versioned@1") {
+        Err(Error::NotFound { available, .. }) => assert!(available.is_empty()),
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    install(dir.path(), "1.1.0", "a.wasm");
+    install(dir.path(), "2.0.0", "b.wasm");
+    let err = runtime
+        .open_in::<Counter>(dir.path(), "versioned@3")
+        .unwrap_err();
+    match &err {
+        Error::NotFound {
+            spec, available, ..
+        } => {
+            assert_eq!(spec, "versioned@^3");
+            assert_eq!(available.len(), 2);
+        }
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    let message = err.to_string();
+    assert!(
+        message.contains("no plugin versioned@^3 in")
+            && message.contains("versioned@1.1.0 (a.wasm)")
+            && message.contains("versioned@2.0.0 (b.wasm)"),
+        "{message}"
+    );
+    assert!(matches!(
+        runtime.open_in::<Counter>(dir.path(), "other@1"),
+        Err(Error::NotFound { .. })
+    ));
+    for spec in ["versioned@one", "@1", ""] {
+        match runtime.open_in::<Counter>(dir.path(), spec) {
+            Err(Error::Spec { spec: s, .. }) => assert_eq!(s, spec),
+            other => panic!("{spec:?}: expected Spec, got {other:?}"),
+        }
+    }
+    match runtime.open_in::<Counter>(dir.path().join("missing"), "versioned") {
+        Err(Error::Io { .. }) => {}
+        other => panic!("expected Io, got {other:?}"),
+    }
+}
+
+#[test]
+fn same_name_and_version_with_other_content_is_refused_or_loaded_alongside_by_choice() {
+    let runtime = runtime();
+    let original = std::fs::read(release("1.1.0")).unwrap();
+    let rebuilt = with_custom_section(original.clone());
+    let loaded = runtime
+        .loader::<Counter>()
+        .open_bytes("original", &original)
+        .unwrap();
+    assert_eq!(add(&loaded, 5), 5);
+
+    // Go: "plugin already loaded" panics the host. Here, by default, a
+    // typed refusal, and the loaded plugin keeps serving.
+    match runtime.loader::<Counter>().open_bytes("rebuilt", &rebuilt) {
+        Err(Error::Conflict(conflict)) => {
+            assert_eq!(conflict.name, "versioned");
+            assert_eq!(conflict.loaded, loaded.digest());
+        }
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+    assert_eq!(add(&loaded, 1), 6);
+
+    // Or, by the embedder's choice, the new content loads as a plugin of
+    // its own: same name and version, another digest, its own state.
+    let alongside = runtime
+        .loader::<Counter>()
+        .on_conflict(OnConflict::LoadAlongside)
+        .open_bytes("rebuilt", &rebuilt)
+        .unwrap();
+    assert_eq!(alongside.metadata(), loaded.metadata());
+    assert_ne!(alongside.digest(), loaded.digest());
+    assert_eq!(add(&alongside, 1), 1);
+    assert_eq!(add(&loaded, 1), 7);
+    assert_eq!(runtime.live_plugins(), 2);
+}
