@@ -3,16 +3,18 @@
 //! symlink, here without symlinks and without touching the host), and
 //! "same name, different content", which makes Go's `plugin.Open` panic.
 //!
+//! Also hot reload ([`Reloadable`]), which Go plugins cannot do at all.
+//!
 //! The `versioned` fixture is one source released as 1.1.0, 1.2.0 and
 //! 2.0.0; each release's `add` counts from its own start (0, 1000, 2000).
 
 use std::path::{Path, PathBuf};
 
-use wasmplug::{Error, OnConflict, Plugin, Runtime};
+use wasmplug::{Error, OnConflict, Plugin, Reloadable, Runtime};
 
 use crate::custom_contract::Counter;
 use crate::errors::with_custom_section;
-use crate::support::{runtime, wasm};
+use crate::support::{capture_logs, count, runtime, wasm};
 
 fn release(version: &str) -> PathBuf {
     match xtask::build_guests() {
@@ -181,4 +183,72 @@ fn same_name_and_version_with_other_content_is_refused_or_loaded_alongside_by_ch
     assert_eq!(add(&alongside, 1), 1);
     assert_eq!(add(&loaded, 1), 7);
     assert_eq!(runtime.live_plugins(), 2);
+}
+
+#[test]
+fn hot_reload_lets_calls_in_flight_finish_on_the_old_plugin_whose_shutdown_runs_once_drained() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let runtime = runtime();
+    install(dir, "1.1.0", "versioned-1.1.0.wasm");
+    let (slot, logs) = capture_logs(|| Reloadable::new(open(&runtime, dir, "versioned@1")));
+    assert_eq!(count(&logs, "versioned@1.1.0", "init"), 1);
+    assert_eq!(
+        slot.call(|c, s| c.acme_counter_counter().call_add(s, 1))
+            .unwrap(),
+        1
+    );
+
+    // 1.2 arrives. The reload happens while a call is in flight on 1.1:
+    // that call goes on on 1.1, new calls go to 1.2, and 1.1 shuts down
+    // when the call ends.
+    install(dir, "1.2.0", "versioned-1.2.0.wasm");
+    let (in_flight, logs) = capture_logs(|| {
+        slot.call(|c, s| {
+            let counter = c.acme_counter_counter();
+            let before = counter.call_add(&mut *s, 1)?;
+            let old = slot.replace(open(&runtime, dir, "versioned@1"));
+            drop(old); // the reloader lets go; this call still holds 1.1
+            assert_eq!(
+                slot.call(|c, s| c.acme_counter_counter().call_add(s, 1))
+                    .unwrap(),
+                1001,
+                "a new call goes to 1.2"
+            );
+            let after = counter.call_add(&mut *s, 1)?;
+            Ok((before, after))
+        })
+    });
+    assert_eq!(
+        in_flight.unwrap(),
+        (2, 3),
+        "the call in flight stayed on 1.1"
+    );
+    assert_eq!(count(&logs, "versioned@1.2.0", "init"), 1);
+    assert_eq!(count(&logs, "versioned@1.1.0", "shutdown"), 1);
+    assert_eq!(runtime.live_plugins(), 1);
+    assert_eq!(slot.current().metadata().version.to_string(), "1.2.0");
+
+    // The last handle gone, 1.2 shuts down too, once.
+    let ((), logs) = capture_logs(|| drop(slot));
+    assert_eq!(count(&logs, "versioned@1.2.0", "shutdown"), 1);
+    assert_eq!(runtime.live_plugins(), 0);
+}
+
+#[test]
+fn a_failed_reload_leaves_the_current_plugin_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = runtime();
+    install(dir.path(), "1.1.0", "versioned-1.1.0.wasm");
+    let slot = Reloadable::new(open(&runtime, dir.path(), "versioned@1"));
+    std::fs::write(dir.path().join("broken.wasm"), b"\0asm\x0d\0\x01\0").unwrap();
+    let next = runtime.open::<Counter>(dir.path().join("broken.wasm"));
+    assert!(next.is_err());
+    // `replace` takes a plugin, not a result: nothing to swap in.
+    assert_eq!(
+        slot.call(|c, s| c.acme_counter_counter().call_add(s, 1))
+            .unwrap(),
+        1
+    );
+    assert_eq!(slot.current().metadata().version.to_string(), "1.1.0");
 }
