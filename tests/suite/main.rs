@@ -5,6 +5,7 @@ mod backends;
 mod cache;
 mod custom_contract;
 mod demo;
+mod dependencies;
 mod errors;
 mod faults;
 mod gateway;

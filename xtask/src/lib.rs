@@ -97,7 +97,7 @@ pub const VERSIONED_RELEASES: &[(&str, Option<&str>)] = &[
 ];
 
 /// The guest workspaces the builder compiles, relative to the root.
-const WORKSPACES: &[&str] = &["guests", "tests/fixtures"];
+const WORKSPACES: &[&str] = &["guests", "tests/fixtures", "tests/fixtures/width-mid"];
 
 /// Builds every guest (release, `wasm32-wasip2`) once per process and
 /// returns where the components are. Later calls return the first result.
