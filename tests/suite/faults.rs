@@ -50,7 +50,7 @@ fn ping(plugin: &Plugin<Faults>) -> u32 {
 }
 
 /// Resident memory of this process, in bytes (Linux).
-fn rss() -> usize {
+pub(crate) fn rss() -> usize {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
     let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
     pages * 4096
@@ -262,7 +262,7 @@ fn a_huge_log_message_is_cut_and_the_host_serves_on() {
 
 /// Runs the named test alone in a child process (so other tests' memory
 /// does not blur its measurement) and asserts it passed.
-fn in_child_process(test: &str) -> bool {
+pub(crate) fn in_child_process(test: &str) -> bool {
     if std::env::var_os("WASMPLUG_CHILD").is_some() {
         return false;
     }

@@ -14,6 +14,7 @@ use wasmplug::{Error, OnConflict, Plugin, Reloadable, Runtime};
 
 use crate::custom_contract::Counter;
 use crate::errors::with_custom_section;
+use crate::faults::{in_child_process, rss};
 use crate::support::{capture_logs, count, runtime, wasm};
 
 fn release(version: &str) -> PathBuf {
@@ -251,4 +252,36 @@ fn a_failed_reload_leaves_the_current_plugin_serving() {
         1
     );
     assert_eq!(slot.current().metadata().version.to_string(), "1.1.0");
+}
+
+#[test]
+fn memory_returns_after_1000_reloads() {
+    if in_child_process("versions::memory_returns_after_1000_reloads") {
+        return;
+    }
+    let runtime = runtime();
+    let releases = [release("1.1.0"), release("1.2.0")];
+    let open = |i: usize| runtime.open::<Counter>(&releases[i % 2]).unwrap();
+    let slot = Reloadable::new(open(0));
+    let cycle = |i: usize| {
+        // Each replaced plugin is the last handle to its release: dropping
+        // it unloads it (shutdown, instance and memory freed).
+        drop(slot.replace(open(i)));
+        let total = slot
+            .call(|c, s| c.acme_counter_counter().call_add(s, 1))
+            .unwrap();
+        assert_eq!(total, if i.is_multiple_of(2) { 1 } else { 1001 });
+        assert_eq!(runtime.live_plugins(), 1);
+    };
+    // Warm up: pool slots, allocator arenas, the precompiled cache.
+    (1..=20).for_each(cycle);
+    let before = rss();
+    (1..=1000).for_each(cycle);
+    let after = rss();
+    eprintln!("1,000 reloads: {} KiB -> {} KiB", before >> 10, after >> 10);
+    assert!(
+        after.saturating_sub(before) < 8 << 20,
+        "resident memory grew by {} KiB over 1,000 reloads",
+        after.saturating_sub(before) >> 10
+    );
 }
