@@ -176,6 +176,14 @@ pub enum Error {
         available: Vec<String>,
     },
 
+    /// The plugin is disabled ([`Plugin::disable`](crate::Plugin::disable)):
+    /// it stays loaded but serves no calls until enabled.
+    #[error("plugin {plugin} is disabled")]
+    Disabled {
+        /// `name@version`.
+        plugin: String,
+    },
+
     /// The plugin's `init` returned an error; the plugin was not loaded.
     #[error("plugin {plugin} refused to initialise: {message}")]
     Init {

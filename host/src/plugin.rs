@@ -6,6 +6,7 @@
 //! instance the [`Runtime`](crate::Runtime) hands to every opener.
 
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use wasmtime::component::types::ComponentItem;
@@ -121,10 +122,16 @@ impl<C: Contract> PluginPre<C> {
     /// [`Error::Init`] if the plugin's `init` refuses, [`Error::Trap`] or
     /// [`Error::LimitExceeded`] if instantiation or `init` fails.
     pub fn instantiate(&self) -> Result<Instance<C>> {
+        self.instantiate_with(&self.inner.setup.options.config)
+    }
+
+    /// [`instantiate`](Self::instantiate), with `config` for `init` instead
+    /// of the plugin's own.
+    fn instantiate_with(&self, config: &[(String, String)]) -> Result<Instance<C>> {
         let i = &self.inner;
         let raw = Instance::<C>::raw(&i.setup, &i.pre, &i.base, &i.indices, &i.origin, &i.label)?;
         let mut instance = raw.into_instance(self.clone());
-        instance.init()?;
+        instance.init(config)?;
         Ok(instance)
     }
 
@@ -322,13 +329,13 @@ impl<C: Contract> Instance<C> {
         })
     }
 
-    fn init(&mut self) -> Result<()> {
+    fn init(&mut self, config: &[(String, String)]) -> Result<()> {
         let setup = &self.pre.inner.setup;
         setup.arm(&mut self.store);
         let outcome = self
             .base
             .wasmplug_plugin_plugin()
-            .call_init(&mut self.store, &setup.options.config);
+            .call_init(&mut self.store, config);
         match outcome {
             Ok(Ok(())) => {
                 self.initialised = true;
@@ -434,27 +441,86 @@ impl<C: Contract> Clone for Plugin<C> {
 struct PluginInner<C: Contract> {
     pre: PluginPre<C>,
     live: Mutex<Live<C>>,
+    enabled: AtomicBool,
 }
 
 struct Live<C: Contract> {
     instance: Instance<C>,
-    /// Bumped each time the instance is replaced after a trap.
+    /// Bumped each time the instance is replaced (after a trap, or by
+    /// [`Plugin::reconfigure`]).
     generation: u64,
+    /// What the live instance's `init` got; a replacement gets the same.
+    config: Arc<[(String, String)]>,
 }
 
 impl<C: Contract> Plugin<C> {
     /// Runs `init` on the first instance and makes it the live one.
     pub(crate) fn start(pre: PluginPre<C>, mut first: Instance<C>) -> Result<Self> {
-        first.init()?;
+        let config: Arc<[(String, String)]> = pre.inner.setup.options.config.clone().into();
+        first.init(&config)?;
         Ok(Plugin {
             inner: Arc::new(PluginInner {
                 pre,
                 live: Mutex::new(Live {
                     instance: first,
                     generation: 0,
+                    config,
                 }),
+                enabled: AtomicBool::new(true),
             }),
         })
+    }
+
+    /// Stops serving without unloading, as a disabled plugin in TiDB's
+    /// framework: calls fail with [`Error::Disabled`] without running guest
+    /// code, and the instance keeps its state until
+    /// [`enable`](Self::enable). Returns whether the plugin was enabled.
+    pub fn disable(&self) -> bool {
+        self.inner.enabled.swap(false, Ordering::AcqRel)
+    }
+
+    /// Serves again after [`disable`](Self::disable), with the state it
+    /// had. Returns whether the plugin was disabled.
+    pub fn enable(&self) -> bool {
+        !self.inner.enabled.swap(true, Ordering::AcqRel)
+    }
+
+    /// Whether the plugin serves calls (see [`disable`](Self::disable)).
+    pub fn is_enabled(&self) -> bool {
+        self.inner.enabled.load(Ordering::Acquire)
+    }
+
+    /// Applies a new configuration: a fresh instance runs `init(config)`;
+    /// when it accepts, it becomes the live instance (a call in progress
+    /// finishes first) and the replaced instance's `shutdown` runs, once.
+    /// When it refuses, nothing changes: the live instance serves on with
+    /// its configuration and state. A reconfigured plugin starts from a
+    /// fresh state, as after a reload.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Init`] if the plugin refuses `config`, [`Error::Trap`] or
+    /// [`Error::LimitExceeded`] if instantiation or `init` fails.
+    pub fn reconfigure<K, V>(&self, config: impl IntoIterator<Item = (K, V)>) -> Result<()>
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let config: Arc<[(String, String)]> = config
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        // `init` runs outside the lock: calls go on meanwhile.
+        let fresh = self.inner.pre.instantiate_with(&config)?;
+        let replaced = {
+            let mut live = self.lock();
+            live.generation += 1;
+            live.config = config;
+            std::mem::replace(&mut live.instance, fresh)
+        };
+        // Outside the lock: the replaced instance's `shutdown`.
+        drop(replaced);
+        Ok(())
     }
 
     /// The plugin's checked metadata.
@@ -518,27 +584,37 @@ impl<C: Contract> Plugin<C> {
         &self,
         f: impl FnOnce(&C::Exports, &mut Store<PluginState>) -> wasmtime::Result<T>,
     ) -> Result<T> {
+        if !self.is_enabled() {
+            return Err(Error::Disabled {
+                plugin: self.inner.pre.label().to_string(),
+            });
+        }
         let mut live = self.live()?;
         live.instance.call(f)
     }
 
-    /// Locks the live instance, replacing it first if a trap poisoned it.
-    fn live(&self) -> Result<MutexGuard<'_, Live<C>>> {
-        let mut live = self.inner.live.lock().unwrap_or_else(|poisoned| {
+    /// Locks the live instance as it is.
+    fn lock(&self) -> MutexGuard<'_, Live<C>> {
+        self.inner.live.lock().unwrap_or_else(|poisoned| {
             // A panic while the lock was held (in a caller's closure or a
             // host import) may have left the store mid-call: do not reuse it.
             self.inner.live.clear_poison();
             let mut live = poisoned.into_inner();
             live.instance.poisoned = true;
             live
-        });
+        })
+    }
+
+    /// Locks the live instance, replacing it first if a trap poisoned it.
+    fn live(&self) -> Result<MutexGuard<'_, Live<C>>> {
+        let mut live = self.lock();
         if live.instance.poisoned {
             tracing::warn!(
                 target: "wasmplug",
                 plugin = &**self.inner.pre.label(),
                 "replacing an instance that trapped; init runs again"
             );
-            live.instance = self.inner.pre.instantiate()?;
+            live.instance = self.inner.pre.instantiate_with(&live.config)?;
             live.generation += 1;
         }
         Ok(live)
@@ -626,16 +702,23 @@ where
     /// [`Error::Trap`] if the guest traps (see [`Plugin::call`]).
     pub fn call(&self, params: P) -> Result<R> {
         let label = self.plugin.inner.pre.label();
+        if !self.plugin.is_enabled() {
+            return Err(Error::Disabled {
+                plugin: label.to_string(),
+            });
+        }
         let mut live = self.plugin.live()?;
         let Live {
             instance,
             generation,
+            ..
         } = &mut *live;
         let func = if *generation == self.generation {
             self.func
         } else {
-            // The instance was replaced after a trap: resolve again (same
-            // component, so the type check cannot fail differently).
+            // The instance was replaced (after a trap, or reconfigured):
+            // resolve again (same component, so the type check cannot fail
+            // differently).
             instance
                 .instance
                 .get_typed_func::<P, R>(&mut instance.store, &self.index)

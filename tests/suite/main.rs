@@ -10,6 +10,7 @@ mod errors;
 mod faults;
 mod gateway;
 mod hostile;
+mod lifecycle;
 mod native;
 mod support;
 mod versions;

@@ -1,0 +1,87 @@
+//! The lifecycle of a loaded plugin, after TiDB's plugin framework: init
+//! (with its configuration) → serve → reconfigure → disable / enable →
+//! shutdown. Each hook runs exactly once per transition, observed through
+//! the `versioned` fixture's logs ("init", "shutdown").
+
+use wasmplug::{Error, Plugin};
+
+use crate::custom_contract::Counter;
+use crate::support::{capture_logs, count, runtime};
+
+const PLUGIN: &str = "versioned@1.1.0";
+
+fn release() -> std::path::PathBuf {
+    match xtask::build_guests() {
+        Ok(guests) => guests.versioned("1.1.0"),
+        Err(message) => panic!("the guest plugins could not be built:\n{message}"),
+    }
+}
+
+fn add(plugin: &Plugin<Counter>, n: u32) -> wasmplug::Result<u64> {
+    plugin.call(|c, s| c.acme_counter_counter().call_add(s, n))
+}
+
+#[test]
+fn each_hook_runs_once_per_transition() {
+    let runtime = runtime();
+    let (plugin, logs) = capture_logs(|| {
+        runtime
+            .loader::<Counter>()
+            .config("start", "10")
+            .open(release())
+            .unwrap()
+    });
+    assert_eq!(count(&logs, PLUGIN, "init"), 1);
+    assert_eq!(add(&plugin, 1).unwrap(), 11);
+
+    // Disabled: still loaded, skipped, its state kept.
+    let (changed, logs) = capture_logs(|| (plugin.disable(), plugin.disable()));
+    assert_eq!(changed, (true, false), "only the first is a transition");
+    assert!(logs.is_empty(), "disabling runs no plugin code: {logs:?}");
+    assert!(!plugin.is_enabled());
+    match add(&plugin, 1) {
+        Err(Error::Disabled { plugin }) => assert_eq!(plugin, PLUGIN),
+        other => panic!("expected Disabled, got {other:?}"),
+    }
+    let typed = plugin
+        .lookup::<(u32,), (u64,)>("acme:counter/counter@0.3.0#add")
+        .unwrap();
+    assert!(matches!(typed.call((1,)), Err(Error::Disabled { .. })));
+    assert_eq!(runtime.live_plugins(), 1);
+    assert!(plugin.enable());
+    assert!(!plugin.enable());
+    assert_eq!(add(&plugin, 1).unwrap(), 12, "the state survived");
+    assert_eq!(typed.call((1,)).unwrap(), (13,));
+
+    // Reconfigured: a fresh instance initialised with the new settings
+    // takes over; the old one shuts down, once.
+    let ((), logs) = capture_logs(|| plugin.reconfigure([("start", "500")]).unwrap());
+    assert_eq!(count(&logs, PLUGIN, "init"), 1);
+    assert_eq!(count(&logs, PLUGIN, "shutdown"), 1);
+    assert_eq!(add(&plugin, 1).unwrap(), 501);
+    assert_eq!(
+        typed.call((1,)).unwrap(),
+        (502,),
+        "a looked-up export follows"
+    );
+
+    // Refused settings change nothing: no hook ran to completion, and the
+    // live instance serves on with its state.
+    let (refused, logs) = capture_logs(|| plugin.reconfigure([("colour", "blue")]));
+    match refused {
+        Err(Error::Init { plugin, message }) => {
+            assert_eq!(plugin, PLUGIN);
+            assert_eq!(message, "unknown setting `colour`");
+        }
+        other => panic!("expected Init, got {other:?}"),
+    }
+    assert_eq!(count(&logs, PLUGIN, "init"), 0);
+    assert_eq!(count(&logs, PLUGIN, "shutdown"), 0);
+    assert_eq!(add(&plugin, 1).unwrap(), 503);
+
+    // Unloaded: shutdown, once.
+    drop(typed);
+    let ((), logs) = capture_logs(|| drop(plugin));
+    assert_eq!(count(&logs, PLUGIN, "shutdown"), 1);
+    assert_eq!(runtime.live_plugins(), 0);
+}
