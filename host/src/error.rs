@@ -176,6 +176,31 @@ pub enum Error {
         available: Vec<String>,
     },
 
+    /// The manifest beside a plugin file is malformed, or does not fit the
+    /// plugin, the host's contract or the configuration.
+    #[error("manifest {}: {reason}", path.display())]
+    Manifest {
+        /// The manifest file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// A setting the plugin's manifest requires has no value.
+    #[error(
+        "plugin {plugin} needs setting `{setting}`{}: set it in its manifest's \
+         [config] or with `Loader::config`",
+        if description.is_empty() { String::new() } else { format!(" ({description})") }
+    )]
+    MissingSetting {
+        /// `name@version`, as the manifest declares it.
+        plugin: String,
+        /// The setting.
+        setting: String,
+        /// What the manifest says it is for.
+        description: String,
+    },
+
     /// The plugin is disabled ([`Plugin::disable`](crate::Plugin::disable)):
     /// it stays loaded but serves no calls until enabled.
     #[error("plugin {plugin} is disabled")]

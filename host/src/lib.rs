@@ -73,6 +73,7 @@ mod directory;
 mod error;
 mod inspect;
 mod limits;
+mod manifest;
 mod metadata;
 mod plugin;
 mod registry;

@@ -15,6 +15,9 @@ pub struct Metadata {
     pub version: semver::Version,
     /// One line for people.
     pub description: String,
+    /// What kind of plugin it is, as its manifest says (e.g.
+    /// `gateway-filter`); empty without a manifest.
+    pub kind: String,
 }
 
 impl Metadata {
@@ -36,6 +39,7 @@ impl Metadata {
             name: name.to_owned(),
             version,
             description: wit.description,
+            kind: String::new(),
         })
     }
 }

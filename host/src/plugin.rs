@@ -94,7 +94,8 @@ impl<C: Contract> PluginPre<C> {
             .wasmplug_plugin_plugin()
             .call_get_metadata(&mut first.store)
             .map_err(|e| setup.fault(&label, Some("get-metadata"), &e))?;
-        let metadata = Metadata::check(&origin, wit_metadata)?;
+        let mut metadata = Metadata::check(&origin, wit_metadata)?;
+        metadata.kind.clone_from(&setup.options.kind);
         let label: Arc<str> = Arc::from(metadata.to_string());
         first.store.data_mut().set_label(Arc::clone(&label));
 

@@ -25,6 +25,7 @@ use crate::digest::Digest;
 use crate::directory::{self, Available, Spec};
 use crate::error::{Error, Origin, Result, chain};
 use crate::limits::Limits;
+use crate::manifest::Manifest;
 use crate::plugin::{Instance, Plugin, PluginPre};
 use crate::registry::Registry;
 use crate::setup::{Features, Options, Setup};
@@ -311,6 +312,7 @@ impl Runtime {
             runtime: self,
             options: Options::default(),
             on_conflict: OnConflict::default(),
+            manifest: None,
             _contract: PhantomData,
         }
     }
@@ -410,6 +412,7 @@ pub struct Loader<'r, C: Contract> {
     runtime: &'r Runtime,
     options: Options,
     on_conflict: OnConflict,
+    manifest: Option<Manifest>,
     _contract: PhantomData<fn() -> C>,
 }
 
@@ -494,8 +497,26 @@ impl<C: Contract> Loader<'_, C> {
             runtime: self.runtime,
             options: self.options.clone(),
             on_conflict: self.on_conflict,
+            manifest: self.manifest.clone(),
             _contract: PhantomData,
         }
+    }
+
+    /// Applies the manifest beside the plugin file `path`, if any: its
+    /// configuration under the embedder's, its capabilities unless the
+    /// embedder chose some, and the checks that need no compiling.
+    fn with_manifest_for(mut self, path: &Path) -> Result<Self> {
+        let manifest = Manifest::beside(path)?;
+        if let Some(m) = &manifest {
+            self.options.config = m.config(&self.options.config);
+            if self.options.capabilities.is_none() {
+                self.options.capabilities = m.capabilities();
+            }
+            m.kind().clone_into(&mut self.options.kind);
+            m.check_before_compile(C::PACKAGE, &self.options.config)?;
+        }
+        self.manifest = manifest;
+        Ok(self)
     }
 
     /// Compiles each `*.wasm` file in `dir` for `C` with these options and
@@ -511,7 +532,11 @@ impl<C: Contract> Loader<'_, C> {
             };
             let digest = Digest::of(&bytes);
             let origin = Origin::File(path.clone());
-            match self.reborrow().compile_origin(origin, &bytes, digest) {
+            let compiled = self
+                .reborrow()
+                .with_manifest_for(&path)
+                .and_then(|loader| loader.compile_origin(origin, &bytes, digest));
+            match compiled {
                 Ok((pre, first)) => found(Candidate {
                     available: Available {
                         name: pre.metadata().name.clone(),
@@ -558,7 +583,7 @@ impl<C: Contract> Loader<'_, C> {
             source,
         })?;
         let origin = Origin::File(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned()));
-        self.open_origin(origin, &bytes)
+        self.with_manifest_for(path)?.open_origin(origin, &bytes)
     }
 
     /// Like [`open`](Self::open), from bytes in memory; `label` names them in
@@ -611,7 +636,11 @@ impl<C: Contract> Loader<'_, C> {
             keepalive,
             &origin,
         )?;
-        PluginPre::compile(setup, &linker, origin, bytes, digest)
+        let (pre, first) = PluginPre::compile(setup, &linker, origin, bytes, digest)?;
+        if let Some(manifest) = &self.manifest {
+            manifest.check_metadata(pre.metadata())?;
+        }
+        Ok((pre, first))
     }
 }
 

@@ -21,6 +21,8 @@ pub(crate) struct Options {
     pub(crate) config: Vec<(String, String)>,
     pub(crate) capabilities: Capabilities,
     pub(crate) limits: Limits,
+    /// The plugin's kind, from its manifest.
+    pub(crate) kind: String,
 }
 
 /// Engine features a runtime was built with.

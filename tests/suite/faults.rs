@@ -19,7 +19,7 @@ wasmplug::contract! {
     }
 }
 
-use faults::exports::acme::faults::faults::Fault;
+pub(crate) use faults::exports::acme::faults::faults::Fault;
 
 const MAX_MEMORY: usize = 64 << 20;
 const DEADLINE: Duration = Duration::from_millis(200);
@@ -39,7 +39,7 @@ fn open_guarded(rt: &Runtime) -> Plugin<Faults> {
         .unwrap()
 }
 
-fn misbehave(plugin: &Plugin<Faults>, fault: Fault) -> wasmplug::Result<Vec<u8>> {
+pub(crate) fn misbehave(plugin: &Plugin<Faults>, fault: Fault) -> wasmplug::Result<Vec<u8>> {
     plugin.call(|f, s| f.acme_faults_faults().call_misbehave(s, fault))
 }
 

@@ -11,6 +11,7 @@ mod faults;
 mod gateway;
 mod hostile;
 mod lifecycle;
+mod manifest;
 mod native;
 mod support;
 mod versions;

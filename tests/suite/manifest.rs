@@ -1,0 +1,139 @@
+//! Manifests beside plugin files (`versioned.toml` for `versioned.wasm`):
+//! what the plugin is, its settings and their values, its capabilities —
+//! all checked before its `init` runs.
+
+use std::path::{Path, PathBuf};
+
+use wasmplug::{Error, Plugin};
+
+use crate::custom_contract::Counter;
+use crate::faults::{Fault, Faults, misbehave};
+use crate::support::{capture_logs, count, runtime, wasm};
+
+const MANIFEST: &str = r#"
+[plugin]
+name = "versioned"
+version = "1.1.0"
+kind = "counter"
+contract = "acme:counter@^0.3"
+
+[settings.start]
+description = "where the count starts"
+required = true
+
+[config]
+start = "40"
+"#;
+
+/// `versioned` 1.1.0 installed in `dir` with `manifest` beside it.
+fn install(dir: &Path, manifest: &str) -> PathBuf {
+    let release = match xtask::build_guests() {
+        Ok(guests) => guests.versioned("1.1.0"),
+        Err(message) => panic!("the guest plugins could not be built:\n{message}"),
+    };
+    let plugin = dir.join("versioned.wasm");
+    std::fs::copy(release, &plugin).unwrap();
+    std::fs::write(dir.join("versioned.toml"), manifest).unwrap();
+    plugin
+}
+
+fn add(plugin: &Plugin<Counter>, n: u32) -> u64 {
+    plugin
+        .call(|c, s| c.acme_counter_counter().call_add(s, n))
+        .unwrap()
+}
+
+#[test]
+fn a_manifest_configures_the_plugin_and_the_embedder_has_the_last_word() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = install(dir.path(), MANIFEST);
+    let plugin = runtime().open::<Counter>(&path).unwrap();
+    assert_eq!(plugin.metadata().kind, "counter");
+    assert_eq!(add(&plugin, 2), 42);
+
+    let plugin = runtime()
+        .loader::<Counter>()
+        .config("start", "100")
+        .open(&path)
+        .unwrap();
+    assert_eq!(add(&plugin, 1), 101);
+
+    // The same holds when the plugin is found by `name@version`.
+    let plugin = runtime()
+        .open_in::<Counter>(dir.path(), "versioned@1")
+        .unwrap();
+    assert_eq!(add(&plugin, 2), 42);
+}
+
+/// Opens `versioned` with `manifest`, expecting an error; asserts that the
+/// plugin's `init` never ran and nothing stayed loaded.
+fn refused(manifest: &str) -> Error {
+    let dir = tempfile::tempdir().unwrap();
+    let path = install(dir.path(), manifest);
+    let runtime = runtime();
+    let (result, logs) = capture_logs(|| runtime.open::<Counter>(&path));
+    assert_eq!(count(&logs, "versioned@1.1.0", "init"), 0, "{logs:?}");
+    assert_eq!(runtime.live_plugins(), 0);
+    result.unwrap_err()
+}
+
+#[test]
+fn each_manifest_problem_is_a_typed_error_before_init() {
+    match refused(&MANIFEST.replace("start = \"40\"", "")) {
+        Error::MissingSetting {
+            plugin,
+            setting,
+            description,
+        } => {
+            assert_eq!(plugin, "versioned@1.1.0");
+            assert_eq!(setting, "start");
+            assert_eq!(description, "where the count starts");
+        }
+        other => panic!("expected MissingSetting, got {other}"),
+    }
+    let reason = |manifest: String| match refused(&manifest) {
+        Error::Manifest { path, reason } => {
+            assert_eq!(path.file_name().unwrap(), "versioned.toml");
+            reason
+        }
+        other => panic!("expected Manifest, got {other}"),
+    };
+    assert_eq!(
+        reason(MANIFEST.replace("name = \"versioned\"", "name = \"other\"")),
+        "it describes other@1.1.0, but the plugin is versioned@1.1.0"
+    );
+    assert_eq!(
+        reason(MANIFEST.replace("acme:counter@^0.3", "acme:counter@^0.4")),
+        "the plugin is for contract `acme:counter@^0.4`, this host's is `acme:counter@0.3.0`"
+    );
+    assert!(reason(MANIFEST.replace("1.1.0", "1.1")).contains("is not semver"));
+    assert!(reason(MANIFEST.replace("[config]", "[konfig]")).contains("konfig"));
+    assert!(
+        reason(format!("{MANIFEST}colour = \"blue\"\n"))
+            .contains("setting `colour` is not declared (declared: start)")
+    );
+}
+
+#[test]
+fn a_manifest_grants_capabilities_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("misbehave.wasm");
+    std::fs::copy(wasm("misbehave"), &path).unwrap();
+    std::fs::write(
+        dir.path().join("misbehave.toml"),
+        r#"
+[plugin]
+name = "misbehave"
+version = "1.0.0"
+kind = "test"
+
+[capabilities]
+args = ["misbehave", "--verbose"]
+env = { GREETING = "hi" }
+"#,
+    )
+    .unwrap();
+    let plugin = runtime().open::<Faults>(&path).unwrap();
+    let report = String::from_utf8(misbehave(&plugin, Fault::ReportEnvironment).unwrap()).unwrap();
+    assert_eq!(report, "arg misbehave\narg --verbose\nenv GREETING=hi");
+}
