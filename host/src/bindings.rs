@@ -10,3 +10,12 @@ wasmtime::component::bindgen!({
     path: "../wit/plugin",
     world: "wasmplug:plugin/base",
 });
+
+/// The optional lifecycle hooks (`wasmplug:plugin/lifecycle`), found in a
+/// plugin when it exports them.
+pub mod hooks {
+    wasmtime::component::bindgen!({
+        path: "../wit/plugin",
+        world: "wasmplug:plugin/hooks",
+    });
+}

@@ -201,6 +201,18 @@ pub enum Error {
         description: String,
     },
 
+    /// A lifecycle hook (`validate`, `flush`) reported a failure. A refused
+    /// `validate` means `init` did not run.
+    #[error("plugin {plugin}'s `{hook}` hook refused: {message}")]
+    Hook {
+        /// `name@version`.
+        plugin: String,
+        /// The hook, e.g. `validate`.
+        hook: &'static str,
+        /// The plugin's own error text.
+        message: String,
+    },
+
     /// The plugin is disabled ([`Plugin::disable`](crate::Plugin::disable)):
     /// it stays loaded but serves no calls until enabled.
     #[error("plugin {plugin} is disabled")]

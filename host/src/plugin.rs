@@ -16,6 +16,7 @@ use wasmtime::component::{
 };
 use wasmtime::{Engine, Store};
 
+use crate::bindings::hooks::exports::wasmplug::plugin::lifecycle as hooks;
 use crate::bindings::{Base, BaseIndices};
 use crate::contract::{Contract, PackageId};
 use crate::digest::Digest;
@@ -48,6 +49,8 @@ struct PreInner<C: Contract> {
     setup: Setup,
     pre: InstancePre<PluginState>,
     base: BaseIndices,
+    /// The optional lifecycle hooks, when the plugin exports them.
+    hooks: Option<hooks::GuestIndices>,
     indices: C::Indices,
     origin: Origin,
     digest: Digest,
@@ -84,10 +87,18 @@ impl<C: Contract> PluginPre<C> {
             reason: chain(&e),
         };
         let base = BaseIndices::new(&pre).map_err(export_err)?;
+        let hooks = hooks::GuestIndices::new(&pre).ok();
         let indices = C::indices(&pre).map_err(export_err)?;
 
         let label: Arc<str> = Arc::from(origin_label(&origin));
-        let mut first = Instance::<C>::raw(&setup, &pre, &base, &indices, &origin, &label)?;
+        let mut first = Instance::<C>::raw(
+            &setup,
+            &pre,
+            (&base, hooks.as_ref()),
+            &indices,
+            &origin,
+            &label,
+        )?;
         setup.arm(&mut first.store);
         let wit_metadata = first
             .base
@@ -104,6 +115,7 @@ impl<C: Contract> PluginPre<C> {
                 setup,
                 pre,
                 base,
+                hooks,
                 indices,
                 origin,
                 digest,
@@ -120,8 +132,9 @@ impl<C: Contract> PluginPre<C> {
     ///
     /// # Errors
     ///
-    /// [`Error::Init`] if the plugin's `init` refuses, [`Error::Trap`] or
-    /// [`Error::LimitExceeded`] if instantiation or `init` fails.
+    /// [`Error::Hook`] if the plugin's optional `validate` hook refuses the
+    /// configuration, [`Error::Init`] if its `init` refuses, [`Error::Trap`]
+    /// or [`Error::LimitExceeded`] if instantiation or `init` fails.
     pub fn instantiate(&self) -> Result<Instance<C>> {
         self.instantiate_with(&self.inner.setup.options.config)
     }
@@ -130,7 +143,14 @@ impl<C: Contract> PluginPre<C> {
     /// of the plugin's own.
     fn instantiate_with(&self, config: &[(String, String)]) -> Result<Instance<C>> {
         let i = &self.inner;
-        let raw = Instance::<C>::raw(&i.setup, &i.pre, &i.base, &i.indices, &i.origin, &i.label)?;
+        let raw = Instance::<C>::raw(
+            &i.setup,
+            &i.pre,
+            (&i.base, i.hooks.as_ref()),
+            &i.indices,
+            &i.origin,
+            &i.label,
+        )?;
         let mut instance = raw.into_instance(self.clone());
         instance.init(config)?;
         Ok(instance)
@@ -271,6 +291,7 @@ struct RawInstance<C: Contract> {
     store: Store<PluginState>,
     instance: WasmInstance,
     base: Base,
+    hooks: Option<hooks::Guest>,
     exports: C::Exports,
 }
 
@@ -280,6 +301,7 @@ impl<C: Contract> RawInstance<C> {
             store: self.store,
             instance: self.instance,
             base: self.base,
+            hooks: self.hooks,
             exports: self.exports,
             pre,
             initialised: false,
@@ -294,6 +316,7 @@ pub struct Instance<C: Contract> {
     store: Store<PluginState>,
     instance: WasmInstance,
     base: Base,
+    hooks: Option<hooks::Guest>,
     exports: C::Exports,
     pre: PluginPre<C>,
     initialised: bool,
@@ -304,7 +327,7 @@ impl<C: Contract> Instance<C> {
     fn raw(
         setup: &Setup,
         pre: &InstancePre<PluginState>,
-        base: &BaseIndices,
+        (base, hooks): (&BaseIndices, Option<&hooks::GuestIndices>),
         indices: &C::Indices,
         origin: &Origin,
         label: &Arc<str>,
@@ -318,6 +341,10 @@ impl<C: Contract> Instance<C> {
             reason: chain(&e),
         };
         let base = base.load(&mut store, &instance).map_err(export_err)?;
+        let hooks = hooks
+            .map(|h| h.load(&mut store, &instance))
+            .transpose()
+            .map_err(export_err)?;
         let exports = C::load(indices, &mut store, &instance).map_err(|e| Error::Export {
             origin: origin.clone(),
             reason: explain_mismatch::<C>(&setup.engine, pre.component(), &e),
@@ -326,11 +353,15 @@ impl<C: Contract> Instance<C> {
             store,
             instance,
             base,
+            hooks,
             exports,
         })
     }
 
     fn init(&mut self, config: &[(String, String)]) -> Result<()> {
+        self.hook("validate", |hooks, store| {
+            hooks.call_validate(store, config)
+        })?;
         let setup = &self.pre.inner.setup;
         setup.arm(&mut self.store);
         let outcome = self
@@ -351,6 +382,50 @@ impl<C: Contract> Instance<C> {
                 Err(setup.fault(self.pre.label(), Some("init"), &e))
             }
         }
+    }
+
+    /// Runs lifecycle hook `name` if the plugin exports the hooks; returns
+    /// whether it did. A refusal is [`Error::Hook`]; a trap poisons the
+    /// instance.
+    fn hook(
+        &mut self,
+        name: &'static str,
+        call: impl FnOnce(
+            &hooks::Guest,
+            &mut Store<PluginState>,
+        ) -> wasmtime::Result<std::result::Result<(), String>>,
+    ) -> Result<bool> {
+        let Some(hooks) = &self.hooks else {
+            return Ok(false);
+        };
+        let setup = &self.pre.inner.setup;
+        setup.arm(&mut self.store);
+        match call(hooks, &mut self.store) {
+            Ok(Ok(())) => Ok(true),
+            Ok(Err(message)) => Err(Error::Hook {
+                plugin: self.pre.label().to_string(),
+                hook: name,
+                message,
+            }),
+            Err(e) => {
+                self.poisoned = true;
+                Err(setup.fault(self.pre.label(), Some(name), &e))
+            }
+        }
+    }
+
+    /// Asks the plugin to write out what it buffers (its `flush` hook).
+    /// Returns whether the plugin has the hook.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Hook`] if the plugin reports a failure, [`Error::Trap`] if
+    /// it traps.
+    pub fn flush(&mut self) -> Result<bool> {
+        if self.poisoned {
+            return Err(self.poisoned_error());
+        }
+        self.hook("flush", |hooks, store| hooks.call_flush(store))
     }
 
     /// Calls the plugin through its typed exports. `f` gets the contract's
@@ -472,6 +547,18 @@ impl<C: Contract> Plugin<C> {
         })
     }
 
+    /// Asks the live instance to write out what it buffers (the optional
+    /// `flush` hook of `wasmplug:plugin/lifecycle`). Returns whether the
+    /// plugin has the hook; a plugin without it has nothing to flush.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Hook`] if the plugin reports a failure, [`Error::Trap`] if
+    /// it traps (the instance is then replaced, as after any trap).
+    pub fn flush(&self) -> Result<bool> {
+        self.live()?.instance.flush()
+    }
+
     /// Stops serving without unloading, as a disabled plugin in TiDB's
     /// framework: calls fail with [`Error::Disabled`] without running guest
     /// code, and the instance keeps its state until
@@ -500,7 +587,8 @@ impl<C: Contract> Plugin<C> {
     ///
     /// # Errors
     ///
-    /// [`Error::Init`] if the plugin refuses `config`, [`Error::Trap`] or
+    /// [`Error::Hook`] if the plugin's optional `validate` hook refuses
+    /// `config`, [`Error::Init`] if its `init` does, [`Error::Trap`] or
     /// [`Error::LimitExceeded`] if instantiation or `init` fails.
     pub fn reconfigure<K, V>(&self, config: impl IntoIterator<Item = (K, V)>) -> Result<()>
     where

@@ -1,7 +1,9 @@
-//! The lifecycle of a loaded plugin, after TiDB's plugin framework: init
-//! (with its configuration) → serve → reconfigure → disable / enable →
-//! shutdown. Each hook runs exactly once per transition, observed through
-//! the `versioned` fixture's logs ("init", "shutdown").
+//! The lifecycle of a loaded plugin, after TiDB's plugin framework:
+//! validate → init (with its configuration) → serve → reconfigure / flush
+//! → disable / enable → shutdown. Each hook runs exactly once per
+//! transition, observed through the `versioned` fixture's logs ("init",
+//! "flush", "shutdown"). `validate` and `flush` are optional exports
+//! (`wasmplug:plugin/lifecycle`): `versioned` has them, `counter` not.
 
 use wasmplug::{Error, Plugin};
 
@@ -65,23 +67,64 @@ fn each_hook_runs_once_per_transition() {
         "a looked-up export follows"
     );
 
-    // Refused settings change nothing: no hook ran to completion, and the
-    // live instance serves on with its state.
+    // Refused settings change nothing: `validate` refuses them before any
+    // `init`, and the live instance serves on with its state.
     let (refused, logs) = capture_logs(|| plugin.reconfigure([("colour", "blue")]));
     match refused {
-        Err(Error::Init { plugin, message }) => {
-            assert_eq!(plugin, PLUGIN);
+        Err(Error::Hook {
+            plugin,
+            hook,
+            message,
+        }) => {
+            assert_eq!((plugin.as_str(), hook), (PLUGIN, "validate"));
             assert_eq!(message, "unknown setting `colour`");
         }
-        other => panic!("expected Init, got {other:?}"),
+        other => panic!("expected Hook, got {other:?}"),
     }
     assert_eq!(count(&logs, PLUGIN, "init"), 0);
     assert_eq!(count(&logs, PLUGIN, "shutdown"), 0);
     assert_eq!(add(&plugin, 1).unwrap(), 503);
+
+    // Flushed on request: the hook runs once.
+    let (flushed, logs) = capture_logs(|| plugin.flush().unwrap());
+    assert!(flushed);
+    assert_eq!(count(&logs, PLUGIN, "flush"), 1);
 
     // Unloaded: shutdown, once.
     drop(typed);
     let ((), logs) = capture_logs(|| drop(plugin));
     assert_eq!(count(&logs, PLUGIN, "shutdown"), 1);
     assert_eq!(runtime.live_plugins(), 0);
+}
+
+#[test]
+fn validate_refuses_settings_before_init_and_plugins_without_hooks_load_as_before() {
+    let runtime = runtime();
+    let (refused, logs) = capture_logs(|| {
+        runtime
+            .loader::<Counter>()
+            .config("start", "2000000")
+            .open(release())
+    });
+    match refused {
+        Err(Error::Hook { hook, message, .. }) => {
+            assert_eq!(hook, "validate");
+            assert_eq!(message, "start 2000000 is over a million");
+        }
+        other => panic!("expected Hook, got {other:?}"),
+    }
+    assert_eq!(count(&logs, PLUGIN, "init"), 0);
+    assert_eq!(runtime.live_plugins(), 0);
+
+    let counter = runtime
+        .open::<Counter>(crate::support::wasm("counter"))
+        .unwrap();
+    assert!(!counter.flush().unwrap(), "no hooks, nothing to flush");
+    counter.reconfigure([("start", "5")]).unwrap();
+    assert_eq!(
+        counter
+            .call(|c, s| c.acme_counter_counter().call_total(s))
+            .unwrap(),
+        5
+    );
 }
