@@ -37,6 +37,62 @@ use crate::contract::PackageId;
 use crate::error::{Error, Result};
 use crate::metadata::Metadata;
 
+/// What a plugin declares about itself (`wasmplug:plugin/declaration`).
+#[derive(Debug, Clone)]
+pub(crate) struct Declared {
+    pub(crate) kind: String,
+    pub(crate) contract: Option<String>,
+    pub(crate) settings: BTreeMap<String, Setting>,
+}
+
+impl From<crate::bindings::hooks::exports::wasmplug::plugin::declaration::Declared> for Declared {
+    fn from(d: crate::bindings::hooks::exports::wasmplug::plugin::declaration::Declared) -> Self {
+        Declared {
+            kind: d.kind,
+            contract: Some(d.contract).filter(|c| !c.is_empty()),
+            settings: d
+                .settings
+                .into_iter()
+                .map(|s| {
+                    (
+                        s.name,
+                        Setting {
+                            description: s.description,
+                            required: s.required,
+                            default: s.default,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Declared {
+    /// The configuration `init` gets from `config`: the declared defaults
+    /// added, then checked against the declared settings.
+    pub(crate) fn config(
+        &self,
+        plugin: &str,
+        origin: &crate::error::Origin,
+        config: &[(String, String)],
+    ) -> Result<Vec<(String, String)>> {
+        let config = with_defaults(&self.settings, config);
+        check_settings(&self.settings, &config).map_err(|problem| match problem {
+            Problem::Missing(setting) => Error::MissingSetting {
+                plugin: plugin.to_owned(),
+                description: self.settings[&setting].description.clone(),
+                setting,
+            },
+            other => Error::Config {
+                origin: origin.clone(),
+                reason: other.to_string(),
+            },
+        })?;
+        Ok(config)
+    }
+}
+
 /// A parsed manifest; see the [module docs](self).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -66,14 +122,113 @@ struct PluginSection {
     contract: Option<String>,
 }
 
+/// A setting `init` takes, as a manifest or the plugin declares it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Setting {
+pub(crate) struct Setting {
     #[serde(default)]
-    description: String,
+    pub(crate) description: String,
     #[serde(default)]
-    required: bool,
-    default: Option<String>,
+    pub(crate) required: bool,
+    pub(crate) default: Option<String>,
+}
+
+/// What is wrong with a configuration or a contract, against what a
+/// manifest or a plugin declares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Problem {
+    /// The declared contract range is not a requirement.
+    BadContract(String),
+    /// The host's contract is not in the declared range.
+    Contract { declared: String, host: String },
+    /// A setting is given that is not declared.
+    Undeclared {
+        setting: String,
+        declared: Vec<String>,
+    },
+    /// A required setting has no value.
+    Missing(String),
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::BadContract(reason) => f.write_str(reason),
+            Problem::Contract { declared, host } => write!(
+                f,
+                "the plugin is for contract `{declared}`, this host's is `{host}`"
+            ),
+            Problem::Undeclared { setting, declared } => write!(
+                f,
+                "setting `{setting}` is not declared (declared: {})",
+                declared.join(", ")
+            ),
+            Problem::Missing(setting) => write!(f, "setting `{setting}` is required"),
+        }
+    }
+}
+
+/// Whether the host's `contract` (`ns:pkg@x.y.z`) is in `declared`
+/// (`ns:pkg@requirement`; `None` or empty: any).
+pub(crate) fn check_contract(declared: Option<&str>, contract: &str) -> Result<(), Problem> {
+    let Some(declared) = declared.filter(|d| !d.is_empty()) else {
+        return Ok(());
+    };
+    let (package, requirement) = declared.split_once('@').unwrap_or((declared, "*"));
+    let requirement = semver::VersionReq::parse(requirement).map_err(|e| {
+        Problem::BadContract(format!(
+            "contract `{declared}`: `{requirement}` is not a version requirement: {e}"
+        ))
+    })?;
+    let host = PackageId::parse(contract).expect("a contract package id");
+    let fits = host.name == package && host.version.as_ref().is_none_or(|v| requirement.matches(v));
+    if fits {
+        Ok(())
+    } else {
+        Err(Problem::Contract {
+            declared: declared.to_owned(),
+            host: contract.to_owned(),
+        })
+    }
+}
+
+/// Whether `config` gives only declared settings and every required one
+/// (no declared settings: anything goes).
+pub(crate) fn check_settings(
+    settings: &BTreeMap<String, Setting>,
+    config: &[(String, String)],
+) -> Result<(), Problem> {
+    if !settings.is_empty()
+        && let Some((key, _)) = config.iter().find(|(k, _)| !settings.contains_key(k))
+    {
+        return Err(Problem::Undeclared {
+            setting: key.clone(),
+            declared: settings.keys().cloned().collect(),
+        });
+    }
+    match settings
+        .iter()
+        .find(|(name, s)| s.required && !config.iter().any(|(k, _)| k == *name))
+    {
+        Some((name, _)) => Err(Problem::Missing(name.clone())),
+        None => Ok(()),
+    }
+}
+
+/// `config` with the declared defaults of the settings it does not give.
+pub(crate) fn with_defaults(
+    settings: &BTreeMap<String, Setting>,
+    config: &[(String, String)],
+) -> Vec<(String, String)> {
+    let mut all = config.to_vec();
+    for (name, setting) in settings {
+        if let Some(default) = &setting.default
+            && !config.iter().any(|(k, _)| k == name)
+        {
+            all.push((name.clone(), default.clone()));
+        }
+    }
+    all
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -138,16 +293,16 @@ impl Manifest {
     /// declared defaults, overridden by the embedder's `config`.
     pub(crate) fn config(&self, embedder: &[(String, String)]) -> Vec<(String, String)> {
         let mut config: BTreeMap<&str, &str> = self
-            .settings
+            .config
             .iter()
-            .filter_map(|(name, s)| Some((name.as_str(), s.default.as_deref()?)))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        config.extend(self.config.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         config.extend(embedder.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        config
+        let config: Vec<(String, String)> = config
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect()
+            .collect();
+        with_defaults(&self.settings, &config)
     }
 
     /// What kind of plugin the manifest says this is.
@@ -183,41 +338,16 @@ impl Manifest {
         contract: &str,
         config: &[(String, String)],
     ) -> Result<()> {
-        if let Some(declared) = &self.plugin.contract {
-            let (package, requirement) = declared.split_once('@').unwrap_or((declared, "*"));
-            let requirement = semver::VersionReq::parse(requirement).map_err(|e| {
-                self.error(format!(
-                    "contract `{declared}`: `{requirement}` is not a version requirement: {e}"
-                ))
-            })?;
-            let host = PackageId::parse(contract).expect("a contract package id");
-            let fits = host.name == package
-                && host.version.as_ref().is_none_or(|v| requirement.matches(v));
-            if !fits {
-                return Err(self.error(format!(
-                    "the plugin is for contract `{declared}`, this host's is `{contract}`"
-                )));
-            }
-        }
-        if !self.settings.is_empty()
-            && let Some((key, _)) = config.iter().find(|(k, _)| !self.settings.contains_key(k))
-        {
-            let declared: Vec<&str> = self.settings.keys().map(String::as_str).collect();
-            return Err(self.error(format!(
-                "setting `{key}` is not declared (declared: {})",
-                declared.join(", ")
-            )));
-        }
-        for (name, setting) in &self.settings {
-            if setting.required && !config.iter().any(|(k, _)| k == name) {
-                return Err(Error::MissingSetting {
-                    plugin: self.label(),
-                    setting: name.clone(),
-                    description: setting.description.clone(),
-                });
-            }
-        }
-        Ok(())
+        let problem = check_contract(self.plugin.contract.as_deref(), contract)
+            .and_then(|()| check_settings(&self.settings, config));
+        problem.map_err(|problem| match problem {
+            Problem::Missing(setting) => Error::MissingSetting {
+                plugin: self.label(),
+                description: self.settings[&setting].description.clone(),
+                setting,
+            },
+            other => self.error(other.to_string()),
+        })
     }
 
     /// Checks that the plugin is the one the manifest describes.

@@ -16,12 +16,14 @@ use wasmtime::component::{
 };
 use wasmtime::{Engine, Store};
 
+use crate::bindings::hooks::exports::wasmplug::plugin::declaration;
 use crate::bindings::hooks::exports::wasmplug::plugin::lifecycle as hooks;
 use crate::bindings::{Base, BaseIndices};
 use crate::contract::{Contract, PackageId};
 use crate::digest::Digest;
 use crate::error::{Error, Origin, Result, chain};
 use crate::inspect;
+use crate::manifest::{self, Declared};
 use crate::metadata::Metadata;
 use crate::setup::Setup;
 use crate::signature::{ExportedFunc, exported_funcs, func_signature};
@@ -51,6 +53,11 @@ struct PreInner<C: Contract> {
     base: BaseIndices,
     /// The optional lifecycle hooks, when the plugin exports them.
     hooks: Option<hooks::GuestIndices>,
+    /// What the plugin declares about itself, when it does.
+    declared: Option<Declared>,
+    /// What `init` gets: the embedder's configuration with the declared
+    /// defaults.
+    config: Arc<[(String, String)]>,
     indices: C::Indices,
     origin: Origin,
     digest: Digest,
@@ -106,9 +113,43 @@ impl<C: Contract> PluginPre<C> {
             .call_get_metadata(&mut first.store)
             .map_err(|e| setup.fault(&label, Some("get-metadata"), &e))?;
         let mut metadata = Metadata::check(&origin, wit_metadata)?;
-        metadata.kind.clone_from(&setup.options.kind);
         let label: Arc<str> = Arc::from(metadata.to_string());
         first.store.data_mut().set_label(Arc::clone(&label));
+
+        // The plugin's own declaration, if it makes one: checked, like a
+        // manifest file, before any `init`.
+        let declared = match declaration::GuestIndices::new(&pre) {
+            Ok(indices) => {
+                let guest = indices
+                    .load(&mut first.store, &first.instance)
+                    .map_err(export_err)?;
+                setup.arm(&mut first.store);
+                let declared = guest
+                    .call_declare(&mut first.store)
+                    .map_err(|e| setup.fault(&label, Some("declare"), &e))?;
+                Some(Declared::from(declared))
+            }
+            Err(_) => None,
+        };
+        let mut config = setup.options.config.clone();
+        if let Some(declared) = &declared {
+            manifest::check_contract(declared.contract.as_deref(), C::PACKAGE).map_err(|_| {
+                Error::UnsupportedContract {
+                    origin: origin.clone(),
+                    found: declared.contract.clone().unwrap_or_default(),
+                    supported: C::PACKAGE.to_owned(),
+                }
+            })?;
+            config = declared.config(&label, &origin, &config)?;
+        }
+        metadata.kind = if setup.options.kind.is_empty() {
+            declared
+                .as_ref()
+                .map(|d| d.kind.clone())
+                .unwrap_or_default()
+        } else {
+            setup.options.kind.clone()
+        };
 
         let plugin_pre = PluginPre {
             inner: Arc::new(PreInner {
@@ -116,6 +157,8 @@ impl<C: Contract> PluginPre<C> {
                 pre,
                 base,
                 hooks,
+                declared,
+                config: config.into(),
                 indices,
                 origin,
                 digest,
@@ -136,7 +179,7 @@ impl<C: Contract> PluginPre<C> {
     /// configuration, [`Error::Init`] if its `init` refuses, [`Error::Trap`]
     /// or [`Error::LimitExceeded`] if instantiation or `init` fails.
     pub fn instantiate(&self) -> Result<Instance<C>> {
-        self.instantiate_with(&self.inner.setup.options.config)
+        self.instantiate_with(&self.inner.config)
     }
 
     /// [`instantiate`](Self::instantiate), with `config` for `init` instead
@@ -532,7 +575,7 @@ struct Live<C: Contract> {
 impl<C: Contract> Plugin<C> {
     /// Runs `init` on the first instance and makes it the live one.
     pub(crate) fn start(pre: PluginPre<C>, mut first: Instance<C>) -> Result<Self> {
-        let config: Arc<[(String, String)]> = pre.inner.setup.options.config.clone().into();
+        let config = Arc::clone(&pre.inner.config);
         first.init(&config)?;
         Ok(Plugin {
             inner: Arc::new(PluginInner {
@@ -578,7 +621,8 @@ impl<C: Contract> Plugin<C> {
         self.inner.enabled.load(Ordering::Acquire)
     }
 
-    /// Applies a new configuration: a fresh instance runs `init(config)`;
+    /// Applies a new configuration: a fresh instance runs `init(config)`
+    /// (with the defaults the plugin declares filled in);
     /// when it accepts, it becomes the live instance (a call in progress
     /// finishes first) and the replaced instance's `shutdown` runs, once.
     /// When it refuses, nothing changes: the live instance serves on with
@@ -587,18 +631,26 @@ impl<C: Contract> Plugin<C> {
     ///
     /// # Errors
     ///
-    /// [`Error::Hook`] if the plugin's optional `validate` hook refuses
-    /// `config`, [`Error::Init`] if its `init` does, [`Error::Trap`] or
-    /// [`Error::LimitExceeded`] if instantiation or `init` fails.
+    /// [`Error::Config`] if `config` has a setting the plugin does not
+    /// declare, [`Error::MissingSetting`] if it lacks one the plugin
+    /// requires, [`Error::Hook`] if the plugin's optional `validate` hook
+    /// refuses `config`, [`Error::Init`] if its `init` does,
+    /// [`Error::Trap`] or [`Error::LimitExceeded`] if instantiation or
+    /// `init` fails.
     pub fn reconfigure<K, V>(&self, config: impl IntoIterator<Item = (K, V)>) -> Result<()>
     where
         K: Into<String>,
         V: Into<String>,
     {
-        let config: Arc<[(String, String)]> = config
+        let config: Vec<(String, String)> = config
             .into_iter()
             .map(|(k, v)| (k.into(), v.into()))
             .collect();
+        let pre = &self.inner.pre.inner;
+        let config: Arc<[(String, String)]> = match &pre.declared {
+            Some(declared) => declared.config(&pre.label, &pre.origin, &config)?.into(),
+            None => config.into(),
+        };
         // `init` runs outside the lock: calls go on meanwhile.
         let fresh = self.inner.pre.instantiate_with(&config)?;
         let replaced = {

@@ -3,7 +3,9 @@
 //! → disable / enable → shutdown. Each hook runs exactly once per
 //! transition, observed through the `versioned` fixture's logs ("init",
 //! "flush", "shutdown"). `validate` and `flush` are optional exports
-//! (`wasmplug:plugin/lifecycle`): `versioned` has them, `counter` not.
+//! (`wasmplug:plugin/lifecycle`), as is the plugin's declaration of its
+//! kind, contract range and settings (`wasmplug:plugin/declaration`):
+//! `versioned` has them, `counter` not.
 
 use wasmplug::{Error, Plugin};
 
@@ -67,17 +69,33 @@ fn each_hook_runs_once_per_transition() {
         "a looked-up export follows"
     );
 
-    // Refused settings change nothing: `validate` refuses them before any
-    // `init`, and the live instance serves on with its state.
-    let (refused, logs) = capture_logs(|| plugin.reconfigure([("colour", "blue")]));
-    match refused {
+    // Refused settings change nothing: a setting the plugin does not
+    // declare is refused by the host, a value its `validate` hook does not
+    // accept by the hook, both before any `init`; the live instance serves
+    // on with its state.
+    let (refused, logs) = capture_logs(|| {
+        (
+            plugin.reconfigure([("colour", "blue")]),
+            plugin.reconfigure([("start", "2000000")]),
+        )
+    });
+    match refused.0 {
+        Err(Error::Config { reason, .. }) => {
+            assert_eq!(
+                reason,
+                "setting `colour` is not declared (declared: start, step)"
+            );
+        }
+        other => panic!("expected Config, got {other:?}"),
+    }
+    match refused.1 {
         Err(Error::Hook {
             plugin,
             hook,
             message,
         }) => {
             assert_eq!((plugin.as_str(), hook), (PLUGIN, "validate"));
-            assert_eq!(message, "unknown setting `colour`");
+            assert_eq!(message, "start 2000000 is over a million");
         }
         other => panic!("expected Hook, got {other:?}"),
     }
@@ -127,4 +145,35 @@ fn validate_refuses_settings_before_init_and_plugins_without_hooks_load_as_befor
             .unwrap(),
         5
     );
+}
+
+#[test]
+fn a_plugin_declares_its_kind_and_settings_and_the_host_applies_them_before_init() {
+    let runtime = runtime();
+    // No configuration: the declared default `step = 1` is filled in
+    // (versioned's `init` refuses to run without a step).
+    let plugin = runtime.open::<Counter>(release()).unwrap();
+    assert_eq!(plugin.metadata().kind, "counter");
+    assert_eq!(add(&plugin, 2).unwrap(), 2);
+    plugin.reconfigure([("step", "10")]).unwrap();
+    assert_eq!(add(&plugin, 2).unwrap(), 20);
+    drop(plugin);
+
+    let (refused, logs) = capture_logs(|| {
+        runtime
+            .loader::<Counter>()
+            .config("colour", "blue")
+            .open(release())
+    });
+    match refused {
+        Err(Error::Config { reason, .. }) => {
+            assert_eq!(
+                reason,
+                "setting `colour` is not declared (declared: start, step)"
+            );
+        }
+        other => panic!("expected Config, got {other:?}"),
+    }
+    assert_eq!(count(&logs, PLUGIN, "init"), 0);
+    assert_eq!(runtime.live_plugins(), 0);
 }

@@ -14,7 +14,7 @@ const MANIFEST: &str = r#"
 [plugin]
 name = "versioned"
 version = "1.1.0"
-kind = "counter"
+kind = "tally"
 contract = "acme:counter@^0.3"
 
 [settings.start]
@@ -48,7 +48,8 @@ fn a_manifest_configures_the_plugin_and_the_embedder_has_the_last_word() {
     let dir = tempfile::tempdir().unwrap();
     let path = install(dir.path(), MANIFEST);
     let plugin = runtime().open::<Counter>(&path).unwrap();
-    assert_eq!(plugin.metadata().kind, "counter");
+    // The manifest's kind wins over the one the plugin declares.
+    assert_eq!(plugin.metadata().kind, "tally");
     assert_eq!(add(&plugin, 2), 42);
 
     let plugin = runtime()
