@@ -150,7 +150,15 @@ pub enum NativeError {
         metadata: String,
     },
 
-    /// The plugin refused its configuration in `init`.
+    /// The plugin is disabled
+    /// ([`NativePlugin::disable`](crate::NativePlugin::disable)).
+    #[error("native plugin {plugin} is disabled")]
+    Disabled {
+        /// `name@version`.
+        plugin: String,
+    },
+
+    /// The plugin's `init` refused its configuration.
     #[error("native plugin {plugin} refused to initialise: {message}")]
     Init {
         /// `name@version`.

@@ -10,7 +10,7 @@ use std::fmt;
 use std::io::Write as _;
 use std::mem::MaybeUninit;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use sha2::{Digest as _, Sha256};
@@ -160,6 +160,7 @@ struct Inner<W: World> {
     label: String,
     post_call: PostCall,
     shutdown: Shutdown,
+    enabled: AtomicBool,
 }
 
 impl<W: World> Clone for NativePlugin<W> {
@@ -354,6 +355,7 @@ impl NativeLoader {
             label: label.clone(),
             post_call,
             shutdown,
+            enabled: AtomicBool::new(true),
         });
         let weak: Weak<Inner<W>> = Arc::downgrade(&inner);
         registry.insert(
@@ -445,6 +447,40 @@ impl<W: World> NativePlugin<W> {
                 out,
                 post_call,
             )
+        }
+    }
+
+    /// Stops serving without unloading (a native plugin cannot be
+    /// unloaded anyway): calls (resource drops too) fail with
+    /// [`NativeError::Disabled`] without running plugin code, until
+    /// [`enable`](Self::enable), as on the Wasm backend. Every handle to
+    /// the plugin sees it. Returns whether the plugin was enabled.
+    pub fn disable(&self) -> bool {
+        self.inner.enabled.swap(false, Ordering::AcqRel)
+    }
+
+    /// Serves again after [`disable`](Self::disable). Returns whether the
+    /// plugin was disabled.
+    pub fn enable(&self) -> bool {
+        !self.inner.enabled.swap(true, Ordering::AcqRel)
+    }
+
+    /// Whether the plugin serves calls.
+    pub fn is_enabled(&self) -> bool {
+        self.inner.enabled.load(Ordering::Acquire)
+    }
+
+    /// `Err(Disabled)` when the plugin is disabled; every generated call
+    /// checks it first.
+    #[doc(hidden)]
+    #[inline]
+    pub fn check_enabled(&self) -> Result<(), NativeError> {
+        if self.inner.enabled.load(Ordering::Acquire) {
+            Ok(())
+        } else {
+            Err(NativeError::Disabled {
+                plugin: self.inner.label.clone(),
+            })
         }
     }
 

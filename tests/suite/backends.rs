@@ -182,6 +182,48 @@ fn auth_filter_on_native() {
     auth_filter_contract(&plugin);
 }
 
+/// Disabled, the filter runs no code and each backend says so with its
+/// typed error; enabled again, it serves as before.
+fn disabled_then_enabled<P: GatewayFilterApi>(
+    filter: &P,
+    disable: impl Fn() -> bool,
+    enable: impl Fn() -> bool,
+) -> String {
+    let req = request("/v1/items", Some("Bearer mallory"));
+    let before = filter.on_request(&req).unwrap();
+    assert!(disable());
+    let err = filter.on_request(&req).unwrap_err().to_string();
+    assert!(enable());
+    assert_eq!(filter.on_request(&req).unwrap(), before);
+    err
+}
+
+#[test]
+fn a_disabled_filter_stays_loaded_and_is_skipped_on_both_backends() {
+    let rt = runtime();
+    let wasm_filter = rt
+        .loader::<GatewayFilter>()
+        .config("deny", "mallory")
+        .open(wasm("auth-filter"))
+        .unwrap();
+    let err = disabled_then_enabled(
+        &wasm_filter,
+        || wasm_filter.disable(),
+        || wasm_filter.enable(),
+    );
+    assert_eq!(err, "plugin auth-filter@1.0.0 is disabled");
+
+    let _lock = native_lock();
+    let native_filter =
+        open_native::<GatewayFilterNative>(&native("auth-filter"), &[("deny", "mallory")]).unwrap();
+    let err = disabled_then_enabled(
+        &native_filter,
+        || native_filter.disable(),
+        || native_filter.enable(),
+    );
+    assert_eq!(err, "native plugin auth-filter@1.0.0 is disabled");
+}
+
 #[test]
 fn auth_filter_serves_two_threads_on_both_backends() {
     fn serve<P: GatewayFilterApi + Sync>(filter: &P) {

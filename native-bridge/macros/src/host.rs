@@ -209,6 +209,7 @@ pub(crate) fn generate(opts: &options::Host) -> syn::Result<TokenStream> {
             // indirect call and a status check.
             #[inline]
             #sig {
+                self.check_enabled()?;
                 let mut arena = #krate::value::Arena::new();
                 #(let #args = #krate::value::Lower::lower(&#pnames, &mut arena);)*
                 let _ = &mut arena;
@@ -271,6 +272,7 @@ pub(crate) fn generate(opts: &options::Host) -> syn::Result<TokenStream> {
         });
         native_fns.push(quote! {
             fn #drop(&self, this: Self::#name) -> ::std::result::Result<(), Self::Error> {
+                self.check_enabled()?;
                 // SAFETY: the handle came from this plugin and is consumed.
                 let status = unsafe { (self.entries().#slot)(this.handle()) };
                 self.finish_unit(status, #export_lit)
