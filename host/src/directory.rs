@@ -111,16 +111,12 @@ pub(crate) fn wasm_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// The newest of `available` that satisfies `spec`. Two files declaring
-/// the same newest version: the first by path, for a stable choice.
-pub(crate) fn newest<'a>(available: &'a [Available], spec: &Spec) -> Option<&'a Available> {
-    available
-        .iter()
-        .filter(|a| spec.matches(&a.name, &a.version))
-        .fold(None, |best: Option<&Available>, a| match best {
-            Some(b) if b.version >= a.version => Some(b),
-            _ => Some(a),
-        })
+/// Whether `candidate` satisfies `spec` and is newer than `best`, the
+/// choice so far: scanning in path order, the first file of the newest
+/// matching version wins, for a stable choice.
+pub(crate) fn better(spec: &Spec, candidate: &Available, best: Option<&Available>) -> bool {
+    spec.matches(&candidate.name, &candidate.version)
+        && best.is_none_or(|b| candidate.version > b.version)
 }
 
 #[cfg(test)]
@@ -164,7 +160,18 @@ mod tests {
             available("auth", "1.3.0-beta.1"),
             available("other", "1.9.0"),
         ];
-        let pick = |spec: &str| newest(&all, &spec.parse().unwrap()).map(|a| a.version.to_string());
+        let pick = |spec: &str| {
+            let spec: Spec = spec.parse().unwrap();
+            all.iter()
+                .fold(None, |best, a| {
+                    if better(&spec, a, best) {
+                        Some(a)
+                    } else {
+                        best
+                    }
+                })
+                .map(|a| a.version.to_string())
+        };
         assert_eq!(pick("auth@1").as_deref(), Some("1.2.0"));
         assert_eq!(pick("auth").as_deref(), Some("2.0.0"));
         assert_eq!(pick("auth@1.1").as_deref(), Some("1.2.0"));

@@ -621,6 +621,18 @@ impl<C: Contract> Plugin<C> {
         self.inner.enabled.load(Ordering::Acquire)
     }
 
+    /// `Err(Disabled)` when the plugin is disabled; every call checks it.
+    #[inline]
+    fn check_enabled(&self) -> Result<()> {
+        if self.is_enabled() {
+            Ok(())
+        } else {
+            Err(Error::Disabled {
+                plugin: self.inner.pre.label().to_string(),
+            })
+        }
+    }
+
     /// Applies a new configuration: a fresh instance runs `init(config)`
     /// (with the defaults the plugin declares filled in);
     /// when it accepts, it becomes the live instance (a call in progress
@@ -725,11 +737,7 @@ impl<C: Contract> Plugin<C> {
         &self,
         f: impl FnOnce(&C::Exports, &mut Store<PluginState>) -> wasmtime::Result<T>,
     ) -> Result<T> {
-        if !self.is_enabled() {
-            return Err(Error::Disabled {
-                plugin: self.inner.pre.label().to_string(),
-            });
-        }
+        self.check_enabled()?;
         let mut live = self.live()?;
         live.instance.call(f)
     }
@@ -843,11 +851,7 @@ where
     /// [`Error::Trap`] if the guest traps (see [`Plugin::call`]).
     pub fn call(&self, params: P) -> Result<R> {
         let label = self.plugin.inner.pre.label();
-        if !self.plugin.is_enabled() {
-            return Err(Error::Disabled {
-                plugin: label.to_string(),
-            });
-        }
+        self.plugin.check_enabled()?;
         let mut live = self.plugin.live()?;
         let Live {
             instance,

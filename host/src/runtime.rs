@@ -460,18 +460,14 @@ impl<C: Contract> Loader<'_, C> {
         let mut best: Option<Candidate<C>> = None;
         self.reborrow().scan(dir, |candidate| {
             available.push(candidate.available.clone());
-            let a = &candidate.available;
-            let newer = best
-                .as_ref()
-                .is_none_or(|b| a.version > b.available.version);
-            if spec.matches(&a.name, &a.version) && newer {
+            if directory::better(
+                &spec,
+                &candidate.available,
+                best.as_ref().map(|b| &b.available),
+            ) {
                 best = Some(candidate);
             }
         })?;
-        debug_assert_eq!(
-            best.as_ref().map(|b| &b.available),
-            directory::newest(&available, &spec)
-        );
         let Some(best) = best else {
             return Err(Error::NotFound {
                 dir: dir.to_owned(),
