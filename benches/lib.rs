@@ -10,9 +10,9 @@
 
 use std::path::Path;
 
-use wasmplug::contracts::gateway::wasmplug::gateway::types::Request;
-use wasmplug::contracts::{GatewayFilter, GatewayFilterNative};
 use wasmplug::{Plugin, PluginState, Runtime};
+use wasmplug_contracts::gateway::wasmplug::gateway::types::Request;
+use wasmplug_contracts::{GatewayFilter, GatewayFilterNative};
 use wasmplug_native::{NativeLoader, NativePlugin};
 
 /// The bench plugin's logic, the very file the plugin is built from: the

@@ -25,7 +25,7 @@ pub mod gateway {
         world: "wasmplug:gateway/gateway-filter",
         with: {
             "wasmplug:plugin/log": crate::raw::bench::wasmplug::plugin::log,
-            "wasmplug:gateway/types": ::wasmplug::contracts::gateway::wasmplug::gateway::types,
+            "wasmplug:gateway/types": ::wasmplug_contracts::gateway::wasmplug::gateway::types,
         },
     });
 }

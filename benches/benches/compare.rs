@@ -17,13 +17,13 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput, criterion_main};
-use wasmplug::contracts::gateway::wasmplug::gateway::types::Verdict;
-use wasmplug::contracts::{GatewayFilter, GatewayFilterApi, GatewayFilterNative};
-use wasmplug::{Instance, Runtime};
+use wasmplug::{PluginInstance, Runtime};
 use wasmplug_benches::raw::{BenchPre, GatewayPre};
 use wasmplug_benches::{
     Bench, BenchApi, BenchNative, Bumper, FILTER_CONFIG, Memory, Plugins, gateway_request, ops,
 };
+use wasmplug_contracts::gateway::wasmplug::gateway::types::Verdict;
+use wasmplug_contracts::{GatewayFilter, GatewayFilterApi, GatewayFilterNative};
 use wasmplug_native::{NativeLoader, NativePlugin};
 
 /// The floor: the plugin's `add-one` as a plain C-ABI function of this
@@ -345,7 +345,7 @@ fn throughput(c: &mut Criterion, setup: &Setup) {
     let req = gateway_request();
     let native: &NativePlugin<GatewayFilterNative> = &setup.plugins.native_filter;
     let pre = setup.plugins.filter.pre();
-    let instances: Vec<Mutex<Instance<GatewayFilter>>> = (0..2)
+    let instances: Vec<Mutex<PluginInstance<GatewayFilter>>> = (0..2)
         .map(|_| Mutex::new(pre.instantiate().expect("instance")))
         .collect();
 

@@ -8,14 +8,16 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_main};
-use wasmplug::contracts::Demo;
-use wasmplug::{Limits, Plugin, Runtime};
+use wasmplug::{Limits, OnDifferentSettings, Plugin, Runtime};
+use wasmplug_contracts::Demo;
 
 fn plugin(runtime: &Runtime, limits: Limits) -> Plugin<Demo> {
     let guests = xtask::build_guests().expect("guests build");
     runtime
         .loader::<Demo>()
         .limits(limits)
+        // One plugin per set of limits, each with its own.
+        .on_different_settings(OnDifferentSettings::LoadSeparately)
         .open(guests.wasm("demo1"))
         .expect("demo1 loads")
 }

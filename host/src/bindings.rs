@@ -7,7 +7,7 @@
 #![allow(unreachable_pub, reason = "generated code")]
 
 wasmtime::component::bindgen!({
-    path: "../wit/plugin",
+    path: "wit/plugin",
     world: "wasmplug:plugin/base",
 });
 
@@ -15,7 +15,7 @@ wasmtime::component::bindgen!({
 /// plugin when it exports them.
 pub mod hooks {
     wasmtime::component::bindgen!({
-        path: "../wit/plugin",
+        path: "wit/plugin",
         world: "wasmplug:plugin/hooks",
     });
 }

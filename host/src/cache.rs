@@ -30,7 +30,7 @@ use sha2::{Digest as _, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use crate::digest::Digest;
+use wasmplug_core::Digest;
 
 const MAGIC: &[u8; 8] = b"WPLGCWSM";
 /// Bumped when the entry layout changes.

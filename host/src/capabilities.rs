@@ -6,7 +6,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
 /// How a preopened directory may be used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DirAccess {
     /// List and read files.
     ReadOnly,
@@ -15,7 +15,7 @@ pub enum DirAccess {
 }
 
 /// Where a plugin's stdout or stderr goes.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub enum Output {
     /// Discarded (the default).
     #[default]
@@ -26,10 +26,27 @@ pub enum Output {
     Capture(Captured),
 }
 
-/// Output captured from a plugin, shared by every instance of it.
+/// Output captured from a plugin, shared by every instance of it. Two
+/// captures are equal when they are clones of one (they share a buffer).
 #[derive(Debug, Clone)]
 pub struct Captured {
     pipe: MemoryOutputPipe,
+    /// The buffer's identity (`MemoryOutputPipe` does not expose its own).
+    id: std::sync::Arc<()>,
+}
+
+impl PartialEq for Captured {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.id, &other.id)
+    }
+}
+
+impl Eq for Captured {}
+
+impl std::hash::Hash for Captured {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::sync::Arc::as_ptr(&self.id).hash(state);
+    }
 }
 
 impl Captured {
@@ -38,6 +55,7 @@ impl Captured {
     pub fn new(capacity: usize) -> Self {
         Captured {
             pipe: MemoryOutputPipe::new(capacity),
+            id: std::sync::Arc::new(()),
         }
     }
 
@@ -51,7 +69,7 @@ impl Captured {
 /// nothing: no filesystem, no environment variables, no arguments, no
 /// network, stdin empty, stdout and stderr discarded. Wall and monotonic
 /// clocks and randomness are always available (they cannot reach anything).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Capabilities {
     dirs: Vec<(PathBuf, String, DirAccess)>,
     env: Vec<(String, String)>,

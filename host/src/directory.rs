@@ -7,8 +7,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use crate::digest::Digest;
 use crate::error::{Error, Result};
+use wasmplug_core::Digest;
 
 /// What to open: a plugin name and which of its versions will do.
 ///

@@ -1,28 +1,8 @@
 //! The one error type of the crate.
 
-use std::fmt;
 use std::path::PathBuf;
 
-use crate::digest::Digest;
-
-/// Where a plugin's bytes came from, for error messages.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Origin {
-    /// A file, by the path it was opened with (canonicalised when possible).
-    File(PathBuf),
-    /// Bytes handed over in memory, with the label the embedder gave them.
-    Bytes(String),
-}
-
-impl fmt::Display for Origin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Origin::File(path) => write!(f, "{}", path.display()),
-            Origin::Bytes(label) => write!(f, "<bytes: {label}>"),
-        }
-    }
-}
+pub(crate) use wasmplug_core::{Conflict, Origin};
 
 /// Everything that can go wrong loading or calling a plugin.
 ///
@@ -39,6 +19,29 @@ pub enum Error {
         /// The I/O error.
         #[source]
         source: std::io::Error,
+    },
+
+    /// The path is not a regular file (a directory, FIFO, socket or
+    /// device): refused before anything is read from it.
+    #[error("{} is a {kind}, not a plugin file", path.display())]
+    NotAFile {
+        /// The path as given.
+        path: PathBuf,
+        /// What it is instead.
+        kind: &'static str,
+    },
+
+    /// The file is larger than the runtime's cap
+    /// ([`RuntimeBuilder::max_plugin_size`](crate::RuntimeBuilder::max_plugin_size)):
+    /// refused before it is read.
+    #[error("{} is {size} bytes, over the {max}-byte limit for a plugin file", path.display())]
+    TooLarge {
+        /// The path as given.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+        /// The cap.
+        max: u64,
     },
 
     /// The bytes are not WebAssembly at all (no `\0asm` magic).
@@ -145,6 +148,24 @@ pub enum Error {
     /// wasmplug refuses the second file and keeps serving the first.
     #[error("{0}")]
     Conflict(Box<Conflict>),
+
+    /// The plugin is already live with other settings, capabilities or
+    /// limits than it was asked for now (see
+    /// [`Loader::on_different_settings`](crate::Loader::on_different_settings)).
+    /// Nothing is dropped silently: the live plugin is untouched and this
+    /// open is refused.
+    #[error(
+        "plugin {plugin} is already live with other options ({}): open it with the same \
+         settings, capabilities and limits, or load it separately with \
+         `Loader::on_different_settings(OnDifferentSettings::LoadSeparately)`",
+        differences.join("; ")
+    )]
+    SettingsDiffer {
+        /// `name@version`.
+        plugin: String,
+        /// What differs, one line each (settings, capabilities, limits).
+        differences: Vec<String>,
+    },
 
     /// A plugin spec (`name@requirement`) that does not parse.
     #[error(
@@ -268,12 +289,22 @@ pub enum Error {
     },
 
     /// A dynamic lookup named an export the plugin does not have.
-    #[error("plugin {plugin} has no function export `{export}`")]
+    #[error(
+        "plugin {plugin} has no function export `{export}`{}",
+        if similar.is_empty() {
+            String::new()
+        } else {
+            format!(" (did you mean {}?)", similar.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", "))
+        }
+    )]
     NoSuchExport {
         /// `name@version`.
         plugin: String,
         /// The name looked up.
         export: String,
+        /// The plugin's function exports whose names are close to it, the
+        /// closest first (at most five).
+        similar: Vec<String>,
     },
 
     /// A dynamic lookup asked for a signature the export does not have.
@@ -300,40 +331,27 @@ pub enum Error {
     },
 }
 
-/// Two files claiming the same plugin name and version: see
-/// [`Error::Conflict`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Conflict {
-    /// The plugin name both files claim.
-    pub name: String,
-    /// The version both files claim.
-    pub version: String,
-    /// Digest of the plugin that is loaded.
-    pub loaded: Digest,
-    /// Where the loaded plugin came from.
-    pub loaded_origin: Origin,
-    /// Digest of the file that was refused.
-    pub new: Digest,
-    /// Where the refused file came from.
-    pub new_origin: Origin,
-}
-
-impl fmt::Display for Conflict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "plugin {}@{} is already loaded from {} (sha256 {}); {} claims the same name and \
-             version with different content (sha256 {})",
-            self.name, self.version, self.loaded_origin, self.loaded, self.new_origin, self.new
-        )
-    }
-}
-
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Renders a wasmtime error with its whole context chain on one line.
 pub(crate) fn chain(err: &wasmtime::Error) -> String {
-    format!("{err:#}")
+    wasmplug_core::chain(&**err)
+}
+
+impl Error {
+    /// The error for a plugin or manifest file that could not be read.
+    pub(crate) fn file(path: &std::path::Path, error: wasmplug_core::FileError) -> Self {
+        use wasmplug_core::FileError;
+        let path = path.to_owned();
+        match error {
+            FileError::NotAFile { kind } => Error::NotAFile { path, kind },
+            FileError::TooLarge { size, max } => Error::TooLarge { path, size, max },
+            FileError::Io(source) => Error::Io { path, source },
+            other => Error::Io {
+                path,
+                source: std::io::Error::other(other.to_string()),
+            },
+        }
+    }
 }

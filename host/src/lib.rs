@@ -37,8 +37,18 @@
 //! # Examples
 //!
 //! ```no_run
-//! use wasmplug::contracts::Demo;
 //! use wasmplug::Runtime;
+//!
+//! // A contract: the plugin's WIT world, bound with `bindgen!` (see
+//! // `contract!`). This one is the Go article's demo plugin.
+//! wasmplug::contract! {
+//!     pub struct Demo {
+//!         package: "wasmplug:demo@1.0.0",
+//!         world: "wasmplug:demo/demo",
+//!         path: ["wit/plugin", "../wit/demo"],
+//!         bindings: demo::{Demo, DemoIndices},
+//!     }
+//! }
 //!
 //! # fn main() -> Result<(), wasmplug::Error> {
 //! let runtime = Runtime::new()?;
@@ -59,43 +69,59 @@
 //! # }
 //! ```
 
-// Lets `contract!` name this crate as `::wasmplug` here too (bindgen! cannot
-// take `$crate` paths).
-extern crate self as wasmplug;
-
 mod bindings;
+mod builder;
 mod cache;
 mod capabilities;
 mod contract;
-pub mod contracts;
-mod digest;
 mod directory;
 mod error;
 mod inspect;
+mod instance;
 mod limits;
+mod loader;
+mod lookup;
 mod manifest;
-mod metadata;
 mod plugin;
-mod registry;
+mod pre;
 mod reload;
 mod runtime;
-mod setup;
+mod sandbox;
 mod signature;
 mod state;
 
+pub use builder::RuntimeBuilder;
 pub use cache::CacheStats;
 pub use capabilities::{Capabilities, Captured, DirAccess, Output};
 pub use contract::Contract;
-pub use digest::Digest;
 pub use directory::{Available, Spec};
-pub use error::{Conflict, Error, Origin, Result};
-pub use limits::{Limit, Limits};
-pub use metadata::Metadata;
-pub use plugin::{Instance, Plugin, PluginPre, TypedExport};
+pub use error::{Error, Result};
+pub use instance::PluginInstance;
+pub use limits::{DEFAULT_MAX_TRANSFER, Limit, Limits};
+pub use loader::{Loader, OnDifferentSettings};
+pub use lookup::TypedExport;
+pub use manifest::{Manifest, Setting};
+pub use plugin::Plugin;
+pub use pre::PluginPre;
 pub use reload::Reloadable;
-pub use runtime::{Loader, OnConflict, Runtime, RuntimeBuilder};
+pub use runtime::Runtime;
 pub use signature::ExportedFunc;
 pub use state::PluginState;
+pub use wasmplug_core::{Conflict, Digest, Metadata, OnConflict, Origin};
+/// The base contract's WIT (`wasmplug:plugin@1.0.0`, one file): the
+/// package every plugin's world includes (`include
+/// wasmplug:plugin/base@1.0.0;`), with the optional lifecycle hooks and
+/// declaration. It ships inside this crate (`wit/plugin/plugin.wit`); a
+/// plugin crate keeps a copy in its `wit/deps/`, e.g. written by a test or
+/// build script of the host:
+///
+/// ```no_run
+/// std::fs::create_dir_all("wit/deps/wasmplug-plugin")?;
+/// std::fs::write("wit/deps/wasmplug-plugin/plugin.wit", wasmplug::BASE_WIT)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub const BASE_WIT: &str = include_str!("../wit/plugin/plugin.wit");
+
 /// The wasmtime this crate is built on; contract bindings use its types.
 pub use wasmtime;
 

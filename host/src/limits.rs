@@ -16,14 +16,19 @@ use wasmtime::ResourceLimiter;
 
 /// The limits of one plugin's instances. Each applies to every instance of
 /// the plugin separately; the deadline and fuel to every call separately.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Limits {
     max_memory: Option<usize>,
     max_table_elements: Option<usize>,
     max_instances: Option<usize>,
     deadline: Option<Duration>,
     fuel: Option<u64>,
+    max_transfer: Option<usize>,
 }
+
+/// How many bytes one call may copy from a guest to the host unless
+/// [`Limits::max_transfer`] says otherwise: wasmtime's own default.
+pub const DEFAULT_MAX_TRANSFER: usize = 128 << 20;
 
 impl Limits {
     /// No limits.
@@ -70,6 +75,22 @@ impl Limits {
         self
     }
 
+    /// Caps how many bytes one call may copy out of the guest: the
+    /// strings and lists a guest returns from an export or passes to a host
+    /// import, counted per call (wasmtime's "hostcall fuel"). A call over it
+    /// fails with [`Limit::Transfer`]. It bounds what a plugin can make the
+    /// host allocate; raise it for plugins that legitimately return more.
+    ///
+    /// Default: [`DEFAULT_MAX_TRANSFER`] (128 MiB).
+    pub fn max_transfer(mut self, bytes: usize) -> Self {
+        self.max_transfer = Some(bytes);
+        self
+    }
+
+    pub(crate) fn get_max_transfer(&self) -> Option<usize> {
+        self.max_transfer
+    }
+
     pub(crate) fn get_deadline(&self) -> Option<Duration> {
         self.deadline
     }
@@ -80,6 +101,37 @@ impl Limits {
 
     pub(crate) fn get_fuel(&self) -> Option<u64> {
         self.fuel
+    }
+}
+
+/// The limits that are set, e.g. `deadline 20ms, max memory 67108864 bytes`,
+/// or `none`.
+impl fmt::Display for Limits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut set = Vec::new();
+        if let Some(bytes) = self.max_memory {
+            set.push(format!("max memory {bytes} bytes"));
+        }
+        if let Some(n) = self.max_table_elements {
+            set.push(format!("max table elements {n}"));
+        }
+        if let Some(n) = self.max_instances {
+            set.push(format!("max instances {n}"));
+        }
+        if let Some(d) = self.deadline {
+            set.push(format!("deadline {d:?}"));
+        }
+        if let Some(units) = self.fuel {
+            set.push(format!("fuel {units}"));
+        }
+        if let Some(bytes) = self.max_transfer {
+            set.push(format!("max transfer {bytes} bytes"));
+        }
+        if set.is_empty() {
+            f.write_str("none")
+        } else {
+            f.write_str(&set.join(", "))
+        }
     }
 }
 
@@ -109,6 +161,12 @@ pub enum Limit {
     Deadline(Duration),
     /// The call used up its fuel.
     Fuel(u64),
+    /// The call tried to copy more than `max` bytes out of the guest (see
+    /// [`Limits::max_transfer`]).
+    Transfer {
+        /// The configured (or default) maximum.
+        max: usize,
+    },
 }
 
 impl fmt::Display for Limit {
@@ -118,6 +176,11 @@ impl fmt::Display for Limit {
                 write!(f, "memory limit of {max} bytes (it asked for {requested})")
             }
             Limit::TableElements { max } => write!(f, "table limit of {max} elements"),
+            Limit::Transfer { max } => write!(
+                f,
+                "transfer limit of {max} bytes copied out of the guest in one call \
+                 (`Limits::max_transfer`)"
+            ),
             Limit::Instances { max } => {
                 write!(f, "limit of {max} core instances, memories or tables")
             }

@@ -1,41 +1,17 @@
-//! A plugin's manifest: a TOML file beside the plugin (`auth.toml` for
-//! `auth.wasm`) in which whoever installs the plugin declares what it is
-//! and which settings it takes, sets its configuration and grants its
-//! capabilities — TiDB's plugin manifest, outside the binary.
-//!
-//! ```toml
-//! [plugin]
-//! name = "auth-filter"                  # must match the plugin's metadata
-//! version = "1.0.0"                     # must match too
-//! kind = "gateway-filter"
-//! description = "Bearer-token authentication"
-//! contract = "wasmplug:gateway@^1.0"    # the host's contract must satisfy it
-//!
-//! [settings.deny]                       # the settings `init` takes
-//! description = "comma-separated tokens to refuse"
-//! required = true
-//!
-//! [config]                              # values for them (the embedder's win)
-//! deny = "mallory"
-//!
-//! [capabilities]                        # grants; none unless listed
-//! env = { TZ = "UTC" }
-//! args = ["--verbose"]
-//! dirs = [{ host = "/srv/data", guest = "/data", write = false }]
-//! ```
-//!
-//! Everything is checked before the plugin's `init` runs; a problem is
-//! [`Error::Manifest`] or [`Error::MissingSetting`], and nothing is loaded.
+//! A plugin's manifest, beside its file: see [`Manifest`] for the format.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use wasmplug_core::{Metadata, Origin, PackageId};
+
 use crate::capabilities::{Capabilities, DirAccess};
-use crate::contract::PackageId;
 use crate::error::{Error, Result};
-use crate::metadata::Metadata;
+
+/// The largest manifest file read: a manifest is a few lines of TOML.
+const MAX_MANIFEST_SIZE: u64 = 1 << 20;
 
 /// What a plugin declares about itself (`wasmplug:plugin/declaration`).
 #[derive(Debug, Clone)]
@@ -74,7 +50,7 @@ impl Declared {
     pub(crate) fn config(
         &self,
         plugin: &str,
-        origin: &crate::error::Origin,
+        origin: &Origin,
         config: &[(String, String)],
     ) -> Result<Vec<(String, String)>> {
         let config = with_defaults(&self.settings, config);
@@ -93,10 +69,74 @@ impl Declared {
     }
 }
 
-/// A parsed manifest; see the [module docs](self).
+/// The configuration `init` gets from the embedder's `config`: the
+/// manifest's values and defaults under it, checked against the manifest
+/// (its contract range, its settings), then the plugin's declared defaults
+/// under that, checked against its declaration. At load and on every
+/// reconfigure alike.
+pub(crate) fn settle_config(
+    manifest: Option<&Manifest>,
+    declared: Option<&Declared>,
+    contract: &str,
+    plugin: &str,
+    origin: &Origin,
+    config: &[(String, String)],
+) -> Result<Vec<(String, String)>> {
+    let config = match manifest {
+        Some(m) => {
+            let config = m.config(config);
+            m.check_before_compile(contract, &config)?;
+            config
+        }
+        None => config.to_vec(),
+    };
+    match declared {
+        Some(d) => d.config(plugin, origin, &config),
+        None => Ok(config),
+    }
+}
+
+/// A plugin's manifest: a TOML file beside the plugin file, named like it
+/// (`auth.toml` for `auth.wasm`), read by [`Loader::open`](crate::Loader::open)
+/// and [`Loader::open_in`](crate::Loader::open_in) whenever it is there.
+/// Whoever installs the plugin says in it what the plugin is and which
+/// settings it takes, sets its configuration and grants its capabilities
+/// (TiDB's plugin manifest, outside the binary):
+///
+/// ```toml
+/// [plugin]
+/// name = "auth-filter"                  # must match the plugin's metadata
+/// version = "1.0.0"                     # must match too
+/// kind = "gateway-filter"               # shown as Metadata::kind
+/// description = "Bearer-token authentication"
+/// contract = "wasmplug:gateway@^1.0"    # the host's contract must satisfy it
+///
+/// [settings.deny]                       # the settings `init` takes
+/// description = "comma-separated tokens to refuse"
+/// required = true
+///
+/// [settings.public-prefix]
+/// default = "/public/"                  # used when nobody sets it
+///
+/// [config]                              # values (the embedder's win)
+/// deny = "mallory"
+///
+/// [capabilities]                        # grants, unless the embedder sets its own
+/// env = { TZ = "UTC" }
+/// args = ["--verbose"]
+/// dirs = [{ host = "/srv/data", guest = "/data", write = false }]
+/// ```
+///
+/// Only `[plugin]` with `name` and `version` is required; unknown keys are
+/// errors. Everything is checked before the plugin's `init` runs, and a
+/// problem is [`Error::Manifest`] (naming the file) or
+/// [`Error::MissingSetting`]; nothing is loaded. The settings `init` gets
+/// are: the plugin's own declared defaults, under the manifest's defaults
+/// and `[config]`, under the embedder's [`Loader::config`](crate::Loader::config).
+/// [`Manifest::from_file`] reads one on its own (for tools).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct Manifest {
+pub struct Manifest {
     #[serde(skip)]
     path: PathBuf,
     plugin: PluginSection,
@@ -123,14 +163,18 @@ struct PluginSection {
 }
 
 /// A setting `init` takes, as a manifest or the plugin declares it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct Setting {
+#[non_exhaustive]
+pub struct Setting {
+    /// What it is for, for people.
     #[serde(default)]
-    pub(crate) description: String,
+    pub description: String,
+    /// Whether `init` must get it.
     #[serde(default)]
-    pub(crate) required: bool,
-    pub(crate) default: Option<String>,
+    pub required: bool,
+    /// Its value when nobody sets it.
+    pub default: Option<String>,
 }
 
 /// What is wrong with a configuration or a contract, against what a
@@ -252,14 +296,70 @@ struct DirGrant {
 }
 
 impl Manifest {
+    /// Reads and checks the manifest at `path`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Manifest`] when it does not parse or its version is not
+    /// semver; [`Error::Io`], [`Error::NotAFile`], [`Error::TooLarge`]
+    /// (over 1 MiB) when it cannot be read.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let bytes =
+            wasmplug_core::read_file(path, MAX_MANIFEST_SIZE).map_err(|e| Error::file(path, e))?;
+        let text = String::from_utf8(bytes).map_err(|e| Error::Manifest {
+            path: path.to_owned(),
+            reason: format!("not UTF-8: {e}"),
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// The plugin's name, as the manifest says.
+    pub fn name(&self) -> &str {
+        &self.plugin.name
+    }
+
+    /// The plugin's version, as the manifest says (checked to be semver).
+    pub fn version(&self) -> &str {
+        &self.plugin.version
+    }
+
+    /// The contract range the plugin needs (`ns:pkg@requirement`), if given.
+    pub fn contract(&self) -> Option<&str> {
+        self.plugin.contract.as_deref()
+    }
+
+    /// The settings it declares, by name.
+    pub fn settings(&self) -> &BTreeMap<String, Setting> {
+        &self.settings
+    }
+
+    /// The values its `[config]` sets.
+    pub fn config_values(&self) -> &BTreeMap<String, String> {
+        &self.config
+    }
+
+    /// Where it was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// The manifest beside the plugin file `plugin` (same name, `.toml`),
     /// if there is one.
     pub(crate) fn beside(plugin: &Path) -> Result<Option<Self>> {
         let path = plugin.with_extension("toml");
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Self::parse(&path, &text).map(Some),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(Error::Io { path, source }),
+        match wasmplug_core::read_file(&path, MAX_MANIFEST_SIZE) {
+            Ok(bytes) => {
+                let text = String::from_utf8(bytes).map_err(|e| Error::Manifest {
+                    path: path.clone(),
+                    reason: format!("not UTF-8: {e}"),
+                })?;
+                Self::parse(&path, &text).map(Some)
+            }
+            Err(wasmplug_core::FileError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                Ok(None)
+            }
+            Err(e) => Err(Error::file(&path, e)),
         }
     }
 
@@ -305,13 +405,14 @@ impl Manifest {
         with_defaults(&self.settings, &config)
     }
 
-    /// What kind of plugin the manifest says this is.
-    pub(crate) fn kind(&self) -> &str {
+    /// What kind of plugin the manifest says this is (empty when it does
+    /// not say).
+    pub fn kind(&self) -> &str {
         &self.plugin.kind
     }
 
     /// The capabilities the manifest grants.
-    pub(crate) fn capabilities(&self) -> Capabilities {
+    pub fn capabilities(&self) -> Capabilities {
         let grants = &self.capabilities;
         let mut caps = Capabilities::none();
         for (key, value) in &grants.env {

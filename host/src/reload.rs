@@ -19,8 +19,16 @@ use crate::state::PluginState;
 /// same path panics the host.
 ///
 /// ```no_run
+/// # wasmplug::contract! {
+/// #     pub struct Demo {
+/// #         package: "wasmplug:demo@1.0.0",
+/// #         world: "wasmplug:demo/demo",
+/// #         path: ["wit/plugin", "../wit/demo"],
+/// #         bindings: demo::{Demo, DemoIndices},
+/// #     }
+/// # }
 /// # fn main() -> Result<(), wasmplug::Error> {
-/// use wasmplug::{Reloadable, Runtime, contracts::Demo};
+/// use wasmplug::{Reloadable, Runtime};
 /// let runtime = Runtime::new()?;
 /// let plugin = Reloadable::new(runtime.open::<Demo>("plugins/demo-1.1.wasm")?);
 /// // ... later, when a new release arrives; if it does not load, the

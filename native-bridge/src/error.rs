@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use wasmplug_core::Conflict;
+
 /// What can go wrong opening or calling a native plugin. Each variant names
 /// the library and what was wrong with it.
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +17,38 @@ pub enum NativeError {
         /// The I/O error.
         #[source]
         source: std::io::Error,
+    },
+
+    /// The path is not a regular file (a directory, FIFO, socket or
+    /// device): refused before anything is read from it.
+    #[error("{} is a {kind}, not a native plugin file", path.display())]
+    NotAFile {
+        /// The path as given.
+        path: PathBuf,
+        /// What it is instead.
+        kind: &'static str,
+    },
+
+    /// The file is larger than the loader's cap
+    /// ([`NativeLoader::max_size`](crate::NativeLoader::max_size)): refused
+    /// before it is read.
+    #[error("{} is {size} bytes, over the {max}-byte limit for a native plugin", path.display())]
+    TooLarge {
+        /// The path as given.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+        /// The cap.
+        max: u64,
+    },
+
+    /// The plugin's `get-metadata` returned an unusable name or version.
+    #[error("native plugin {}: {reason}", path.display())]
+    Metadata {
+        /// The library.
+        path: PathBuf,
+        /// What was wrong.
+        reason: String,
     },
 
     /// The dynamic loader refused the file (not a shared library, missing
@@ -183,34 +217,4 @@ pub enum NativeError {
         /// What was wrong.
         reason: String,
     },
-}
-
-/// Two libraries claiming the same plugin name and version.
-#[derive(Debug)]
-pub struct Conflict {
-    /// `name@version`.
-    pub plugin: String,
-    /// Where the open one was loaded from.
-    pub loaded_from: PathBuf,
-    /// Its SHA-256 (prefix, hex).
-    pub loaded_digest: String,
-    /// The library being opened.
-    pub path: PathBuf,
-    /// Its SHA-256 (prefix, hex).
-    pub digest: String,
-}
-
-impl std::fmt::Display for Conflict {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "native plugin {} is already open from {} (sha256 {}); {} claims the same name and \
-             version with different content (sha256 {}): give it a new version",
-            self.plugin,
-            self.loaded_from.display(),
-            self.loaded_digest,
-            self.path.display(),
-            self.digest
-        )
-    }
 }

@@ -43,19 +43,24 @@ pub mod imports;
 #[cfg(feature = "host")]
 mod library;
 #[cfg(feature = "host")]
+mod loader;
+#[cfg(feature = "host")]
 mod plugin;
 pub mod value;
 
 pub use wasmplug_native_macros::{bindings, generate};
 
 #[cfg(feature = "host")]
-pub use error::{Conflict, NativeError};
+pub use error::NativeError;
 #[cfg(feature = "host")]
 pub use imports::ImportContext;
 #[cfg(feature = "host")]
 pub use library::{Expected, HeaderInfo, NativeLibrary};
 #[cfg(feature = "host")]
-pub use plugin::{Metadata, NativeLoader, NativePlugin, Resource, World};
+pub use loader::NativeLoader;
+#[cfg(feature = "host")]
+pub use plugin::{NativePlugin, Resource, World};
+pub use wasmplug_core::{Conflict, Digest, Metadata, Origin};
 
 /// A plugin's bindings for whichever artifact is being built: wit-bindgen's
 /// for `wasm32` (a component), this crate's [`generate!`] otherwise (a

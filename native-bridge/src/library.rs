@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use wasmplug_core::{Digest, PackageId, chain};
+
 use crate::abi::{self, Header, Status, Str};
 use crate::error::NativeError;
 
@@ -15,7 +17,7 @@ pub struct Expected<'a> {
     /// `ns:pkg/world`.
     pub world: &'a str,
     /// SHA-256 of the world's canonical description.
-    pub wit_digest: [u8; 32],
+    pub wit_digest: Digest,
 }
 
 /// A plugin's header, read and checked.
@@ -26,7 +28,7 @@ pub struct HeaderInfo {
     /// Its world.
     pub world: String,
     /// SHA-256 of its world's canonical description.
-    pub wit_digest: [u8; 32],
+    pub wit_digest: Digest,
     /// The target it was built for.
     pub target: String,
     /// The compiler it was built with.
@@ -136,7 +138,10 @@ impl NativeLibrary {
             });
         }
         if (header_size as usize) < std::mem::size_of::<Header>() {
-            return Err(NativeError::BadMagic { path });
+            return Err(NativeError::MalformedHeader {
+                path,
+                what: "header size",
+            });
         }
         // SAFETY: magic, version and size say this is a version-1 header of
         // at least our size; its strings point into the library's static
@@ -154,7 +159,8 @@ impl NativeLibrary {
                 host: abi::TARGET.to_owned(),
             });
         }
-        if info.world != expected.world || !compatible(&info.contract, expected.contract) {
+        if info.world != expected.world || !PackageId::compatible(&info.contract, expected.contract)
+        {
             return Err(NativeError::Contract {
                 path,
                 found: info.contract,
@@ -167,8 +173,8 @@ impl NativeLibrary {
             return Err(NativeError::WitDigest {
                 path,
                 contract: info.contract,
-                found: hex(&info.wit_digest),
-                expected: hex(&expected.wit_digest),
+                found: info.wit_digest.to_hex(),
+                expected: expected.wit_digest.to_hex(),
             });
         }
         Ok(NativeLibrary {
@@ -287,58 +293,10 @@ unsafe fn read_header(header: &Header) -> Result<HeaderInfo, &'static str> {
     Ok(HeaderInfo {
         contract: text(&header.contract, "contract")?,
         world: text(&header.world, "world")?,
-        wit_digest: header.wit_digest,
+        wit_digest: Digest::from_bytes(header.wit_digest),
         target: text(&header.target, "target")?,
         rustc: text(&header.rustc, "rustc")?,
         name: text(&header.plugin_name, "plugin name")?,
         version: text(&header.plugin_version, "plugin version")?,
     })
-}
-
-/// Whether a plugin implementing `plugin` (`ns:pkg@x.y.z`) serves a host
-/// built against `host`: same package, same major (same minor while the
-/// major is 0), as the component model matches versions.
-fn compatible(plugin: &str, host: &str) -> bool {
-    let split = |id: &str| -> Option<(String, u64, u64)> {
-        let (name, version) = id.split_once('@')?;
-        let mut parts = version.split('.');
-        let major = parts.next()?.parse().ok()?;
-        let minor = parts.next()?.parse().ok()?;
-        Some((name.to_owned(), major, minor))
-    };
-    match (split(plugin), split(host)) {
-        (Some((pn, pmaj, pmin)), Some((hn, hmaj, hmin))) => {
-            pn == hn && pmaj == hmaj && (hmaj != 0 || pmin == hmin)
-        }
-        _ => plugin == host,
-    }
-}
-
-use crate::plugin::hex;
-
-/// An error and its sources: libloading's own message is only "dlopen
-/// failed"; the loader's reason is in the source.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        out.push_str(": ");
-        out.push_str(&e.to_string());
-        source = e.source();
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::compatible;
-
-    #[test]
-    fn contract_compatibility() {
-        assert!(compatible("a:b@1.2.0", "a:b@1.0.0"));
-        assert!(!compatible("a:b@2.0.0", "a:b@1.0.0"));
-        assert!(!compatible("a:c@1.0.0", "a:b@1.0.0"));
-        assert!(compatible("a:b@0.3.1", "a:b@0.3.0"));
-        assert!(!compatible("a:b@0.4.0", "a:b@0.3.0"));
-    }
 }

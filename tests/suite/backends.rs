@@ -7,12 +7,12 @@
 
 use std::path::Path;
 
-use wasmplug::contracts::gateway::wasmplug::gateway::types::{Rejection, Rewrite, Verdict};
-use wasmplug::contracts::{
+use wasmplug::{Plugin, Runtime};
+use wasmplug_contracts::gateway::wasmplug::gateway::types::{Rejection, Rewrite, Verdict};
+use wasmplug_contracts::{
     Demo, DemoApi, DemoNative, GatewayFilter, GatewayFilterApi, GatewayFilterNative, InitProbe,
     InitProbeApi, InitProbeNative,
 };
-use wasmplug::{Plugin, Runtime};
 use wasmplug_native::{NativeError, NativeLoader, NativePlugin, World};
 
 use crate::gateway::request;
@@ -288,7 +288,11 @@ fn native_typed_errors() {
 
 /// The header defines of a C fixture of world `W`.
 fn c_header<W: World>() -> Vec<String> {
-    let digest: Vec<String> = W::WIT_DIGEST.iter().map(|b| format!("{b:#04x}")).collect();
+    let digest: Vec<String> = W::WIT_DIGEST
+        .as_bytes()
+        .iter()
+        .map(|b| format!("{b:#04x}"))
+        .collect();
     vec![
         format!("-DTARGET=\"{}\"", wasmplug_native::abi::TARGET),
         format!("-DWORLD=\"{}\"", W::WORLD),
@@ -346,8 +350,9 @@ fn a_changed_native_library_is_a_new_version_or_a_typed_error_never_the_old_one_
     let err = open_native::<DemoNative>(&path, &[]).unwrap_err();
     match &err {
         NativeError::Conflict(c) => {
-            assert_eq!(c.plugin, "demo1@1.0.0");
-            assert_ne!(c.digest, c.loaded_digest);
+            assert_eq!(format!("{}@{}", c.name, c.version), "demo1@1.0.0");
+            assert_ne!(c.new, c.loaded);
+            assert_eq!(c.new, wasmplug_native::Digest::of(&bytes));
         }
         other => panic!("expected Conflict, got {other}"),
     }

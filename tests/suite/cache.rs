@@ -4,8 +4,8 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use wasmplug::contracts::Demo;
 use wasmplug::{CacheStats, Runtime};
+use wasmplug_contracts::Demo;
 
 use crate::support::{wasm, wasm_bytes};
 
@@ -75,7 +75,7 @@ fn corrupt_truncated_and_foreign_entries_are_discarded_and_rebuilt() {
     // A valid entry, but of another component, under this one's name.
     let other = {
         let rt = runtime_with_cache(dir.path());
-        rt.open::<wasmplug::contracts::InitProbe>(wasm("init-probe"))
+        rt.open::<wasmplug_contracts::InitProbe>(wasm("init-probe"))
             .unwrap();
         std::fs::read(rt.cache_entry(&wasm_bytes("init-probe")).unwrap()).unwrap()
     };

@@ -38,9 +38,26 @@ fn greeting(plugin: &str) -> String {
     format!("hello from the host to {plugin}")
 }
 
+thread_local! {
+    /// What the Wasm `greeting` import does first, on this thread: the
+    /// loading tests hold a plugin's `init` back here.
+    static ON_GREETING: std::cell::RefCell<Option<Box<dyn Fn()>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Makes the Wasm `greeting` import run `hook` first, on this thread.
+pub(crate) fn on_greeting(hook: impl Fn() + 'static) {
+    ON_GREETING.with(|h| *h.borrow_mut() = Some(Box::new(hook)));
+}
+
 /// The embedder's host import, on the runtime's store data (Wasm).
 impl counter::acme::counter::host_info::Host for PluginState {
     fn greeting(&mut self) -> String {
+        ON_GREETING.with(|h| {
+            if let Some(hook) = h.borrow().as_ref() {
+                hook();
+            }
+        });
         greeting(self.plugin())
     }
 }
@@ -144,7 +161,11 @@ fn a_contract_defined_by_the_embedder_gets_the_full_api() {
     );
 
     // Instantiate-once, dynamic lookup and typed errors work the same.
-    let again = rt.open::<Counter>(wasm("counter")).unwrap();
+    let again = rt
+        .loader::<Counter>()
+        .config("start", "40")
+        .open(wasm("counter"))
+        .unwrap();
     assert!(Plugin::ptr_eq(&plugin, &again));
     let total = again
         .lookup::<(), (u64,)>("acme:counter/counter@0.3.0#total")

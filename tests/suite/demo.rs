@@ -1,8 +1,8 @@
 //! The seed article's demo1 and demo2, against the Wasm backend.
 
-use wasmplug::contracts::{Demo, InitProbe};
 use wasmplug::wasmtime::component::ResourceAny;
 use wasmplug::{Plugin, Result};
+use wasmplug_contracts::{Demo, InitProbe};
 
 use crate::support::{capture_logs, count, runtime, wasm};
 

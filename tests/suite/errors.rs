@@ -1,8 +1,8 @@
 //! Every bad input gives its typed error; nothing panics, and what was
 //! loaded keeps working.
 
-use wasmplug::contracts::{Demo, GatewayFilter, InitProbe};
 use wasmplug::{Error, Plugin};
+use wasmplug_contracts::{Demo, GatewayFilter, InitProbe};
 
 use crate::support::{runtime, wasm, wasm_bytes};
 
@@ -203,7 +203,10 @@ fn same_name_and_version_with_other_content_is_refused_not_a_panic() {
     match &err {
         Error::Conflict(conflict) => {
             assert_eq!(
-                (conflict.name.as_str(), conflict.version.as_str()),
+                (
+                    conflict.name.as_str(),
+                    conflict.version.to_string().as_str()
+                ),
                 ("demo1", "1.0.0")
             );
             assert_eq!(conflict.loaded, original.digest());
@@ -279,6 +282,22 @@ fn a_lookup_of_a_missing_export() {
             "{err}"
         );
     }
+    // A near miss names the close exports.
+    let err = plugin
+        .lookup::<(), (i64,)>("wasmplug:demo/api@1.0.0#get-w")
+        .err()
+        .unwrap();
+    match &err {
+        Error::NoSuchExport { similar, .. } => {
+            assert_eq!(similar[0], "wasmplug:demo/api@1.0.0#get-v", "{similar:?}");
+        }
+        other => panic!("expected NoSuchExport, got {other:?}"),
+    }
+    assert!(
+        err.to_string()
+            .contains("(did you mean `wasmplug:demo/api@1.0.0#get-v`"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use wasmplug::contracts::Demo;
 use wasmplug::wasmtime::Trap;
 use wasmplug::{Capabilities, Captured, DirAccess, Error, Limit, Limits, Output, Plugin, Runtime};
+use wasmplug_contracts::Demo;
 
 use crate::support::{capture_logs, runtime, wasm};
 
@@ -242,6 +242,30 @@ fn nothing_is_granted_by_default() {
 }
 
 #[test]
+fn copying_more_than_the_transfer_limit_out_of_a_guest_is_a_named_limit() {
+    let rt = runtime();
+    let plugin = rt
+        .loader::<Faults>()
+        .limits(Limits::new().max_transfer(1 << 20))
+        .open(wasm("misbehave"))
+        .unwrap();
+    // The 4 MiB log message, passed to the host's `log` import.
+    let err = misbehave(&plugin, Fault::HugeLog).unwrap_err();
+    match &err {
+        Error::LimitExceeded { limit, .. } => {
+            assert_eq!(*limit, Limit::Transfer { max: 1 << 20 });
+        }
+        other => panic!("expected LimitExceeded(Transfer), got {other:?}"),
+    }
+    assert!(
+        err.to_string().contains("transfer limit of 1048576 bytes"),
+        "{err}"
+    );
+    // A fresh instance serves on.
+    assert_eq!(ping(&plugin), 42);
+}
+
+#[test]
 fn a_huge_log_message_is_cut_and_the_host_serves_on() {
     let rt = runtime();
     let plugin = rt.open::<Faults>(wasm("misbehave")).unwrap();
@@ -266,9 +290,12 @@ pub(crate) fn in_child_process(test: &str) -> bool {
     if std::env::var_os("WASMPLUG_CHILD").is_some() {
         return false;
     }
+    // Built here, once: the child only finds them.
+    xtask::build_guests().expect("guests build");
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", test, "--test-threads=1", "--nocapture"])
         .env("WASMPLUG_CHILD", "1")
+        .env(xtask::GUESTS_BUILT_ENV, "1")
         .output()
         .unwrap();
     assert!(

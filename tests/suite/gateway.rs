@@ -2,8 +2,8 @@
 //! backend (its decisions on both backends: `backends.rs`).
 
 use wasmplug::Plugin;
-use wasmplug::contracts::GatewayFilter;
-use wasmplug::contracts::gateway::wasmplug::gateway::types::{Request, Verdict};
+use wasmplug_contracts::GatewayFilter;
+use wasmplug_contracts::gateway::wasmplug::gateway::types::{Request, Verdict};
 
 use crate::support::{runtime, wasm};
 

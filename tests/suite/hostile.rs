@@ -6,8 +6,8 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 
 use proptest::prelude::*;
-use wasmplug::contracts::{Demo, InitProbe};
 use wasmplug::{Error, Runtime};
+use wasmplug_contracts::{Demo, InitProbe};
 
 use crate::support::{wasm, wasm_bytes};
 

@@ -9,6 +9,7 @@ use wasmplug::{Error, Plugin};
 use crate::custom_contract::Counter;
 use crate::faults::{Fault, Faults, misbehave};
 use crate::support::{capture_logs, count, runtime, wasm};
+use wasmplug_contracts::Demo;
 
 const MANIFEST: &str = r#"
 [plugin]
@@ -137,4 +138,40 @@ env = { GREETING = "hi" }
     let plugin = runtime().open::<Faults>(&path).unwrap();
     let report = String::from_utf8(misbehave(&plugin, Fault::ReportEnvironment).unwrap()).unwrap();
     assert_eq!(report, "arg misbehave\narg --verbose\nenv GREETING=hi");
+}
+
+#[test]
+fn a_non_wasm_file_named_like_a_manifest_is_not_wasm() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plugin.toml");
+    std::fs::write(&path, "[plugin]\nname = \"x\"\nversion = \"not semver\"\n").unwrap();
+    let err = runtime().open::<Demo>(&path).err().unwrap();
+    assert!(matches!(err, Error::NotWasm { .. }), "{err:?}");
+}
+
+#[test]
+fn a_manifest_reads_on_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("auth.toml");
+    std::fs::write(
+        &path,
+        "[plugin]\nname = \"auth-filter\"\nversion = \"1.2.0\"\nkind = \"gateway-filter\"\n\
+         contract = \"wasmplug:gateway@^1\"\n\n[settings.deny]\nrequired = true\n\n\
+         [config]\ndeny = \"mallory\"\n",
+    )
+    .unwrap();
+    let manifest = wasmplug::Manifest::from_file(&path).unwrap();
+    assert_eq!(
+        (manifest.name(), manifest.version(), manifest.kind()),
+        ("auth-filter", "1.2.0", "gateway-filter")
+    );
+    assert_eq!(manifest.contract(), Some("wasmplug:gateway@^1"));
+    assert!(manifest.settings()["deny"].required);
+    assert_eq!(manifest.config_values()["deny"], "mallory");
+    std::fs::write(&path, "[plugin]\nname = \"x\"\n").unwrap();
+    let err = wasmplug::Manifest::from_file(&path).unwrap_err();
+    assert!(
+        matches!(&err, Error::Manifest { path: p, .. } if *p == path),
+        "{err:?}"
+    );
 }

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use wasmplug_native::abi::{self, Status, mangle};
 use wasmplug_native::{Expected, NativeError, NativeLibrary};
 
-const DIGEST: [u8; 32] = [0x11; 32];
+const DIGEST: wasmplug_native::Digest = wasmplug_native::Digest::from_bytes([0x11; 32]);
 
 fn expected() -> Expected<'static> {
     Expected {
@@ -232,14 +232,24 @@ fn a_panic_in_a_native_plugin_is_a_typed_error_and_the_host_lives() {
 }
 
 /// Runs `test` (an ignored test of this binary) in a child process with
-/// `fault` in its environment, and returns how the child ended.
+/// `fault` in its environment, and returns how the child ended. A child
+/// that exits normally must have run and passed that one test.
 fn run_child(test: &str, fault: &str) -> std::process::ExitStatus {
-    Command::new(std::env::current_exe().unwrap())
+    xtask::build_guests().expect("guests build");
+    let out = Command::new(std::env::current_exe().unwrap())
         .args(["--ignored", "--exact", test, "--test-threads=1"])
         .env("WASMPLUG_FAULT", fault)
+        .env(xtask::GUESTS_BUILT_ENV, "1")
         .output()
-        .unwrap()
-        .status
+        .unwrap();
+    if out.status.success() {
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("test result: ok. 1 passed"),
+            "the child ran {test}:\n{stdout}"
+        );
+    }
+    out.status
 }
 
 #[test]

@@ -110,9 +110,21 @@ pub fn build_guests() -> Result<&'static Guests, String> {
     BUILT.get_or_init(build).as_ref().map_err(Clone::clone)
 }
 
+/// Set (to anything) in the environment of a child process whose parent
+/// has built the guests: [`build_guests`] then only finds them, and never
+/// rewrites a file the parent may be reading.
+pub const GUESTS_BUILT_ENV: &str = "WASMPLUG_GUESTS_BUILT";
+
 fn build() -> Result<Guests, String> {
-    ensure_target()?;
     let target_dir = workspace_root().join("target").join("guests");
+    let guests = Guests {
+        dir: target_dir.join(TARGET).join("release"),
+        native_dir: target_dir.join("native"),
+    };
+    if std::env::var_os(GUESTS_BUILT_ENV).is_some() {
+        return Ok(guests);
+    }
+    ensure_target()?;
     for workspace in WORKSPACES {
         cargo_build(workspace, Some(TARGET), "release", &target_dir, &[])?;
     }
@@ -130,7 +142,7 @@ fn build() -> Result<Guests, String> {
             &args,
         )?;
         let release = wasm_dir.join(format!("versioned-{version}.wasm"));
-        std::fs::copy(wasm_dir.join("versioned.wasm"), &release)
+        copy_atomically(&wasm_dir.join("versioned.wasm"), &release)
             .map_err(|e| format!("cannot copy {}: {e}", release.display()))?;
     }
     // The same guests as native libraries; the `native` profile unwinds
@@ -144,10 +156,20 @@ fn build() -> Result<Guests, String> {
         &target_dir,
         &["--package", "counter"],
     )?;
-    Ok(Guests {
-        dir: target_dir.join(TARGET).join("release"),
-        native_dir: target_dir.join("native"),
-    })
+    Ok(guests)
+}
+
+/// Copies `from` to `to` so that a reader of `to` sees the old file or the
+/// new one, never a partial one; leaves `to` alone when it already holds
+/// the same bytes.
+fn copy_atomically(from: &Path, to: &Path) -> std::io::Result<()> {
+    let bytes = std::fs::read(from)?;
+    if std::fs::read(to).is_ok_and(|old| old == bytes) {
+        return Ok(());
+    }
+    let tmp = to.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&tmp, &bytes)?;
+    std::fs::rename(&tmp, to)
 }
 
 /// Builds the native (host-target) `cdylib` crate at `crate_dir` (relative

@@ -14,9 +14,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use wasmplug::contracts::gateway::wasmplug::gateway::types::{Request, Verdict};
-use wasmplug::contracts::{Demo, GatewayFilter, InitProbe};
 use wasmplug::{ExportedFunc, Runtime};
+use wasmplug_contracts::gateway::wasmplug::gateway::types::{Request, Verdict};
+use wasmplug_contracts::{Demo, GatewayFilter, InitProbe};
 use xtask::report;
 
 /// wasmplug's main job: Wasm vs native on the same plugins.

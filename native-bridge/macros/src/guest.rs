@@ -476,7 +476,7 @@ fn export_macro(world: &World, exports: &[Func<'_>]) -> syn::Result<TokenStream>
     let mut entries = Vec::new();
     for f in exports {
         let export = world.export_name(f);
-        let symbol = format_ident!("{}", mangle(&export));
+        let symbol = format_ident!("{}", wasmplug_core::abi::mangle(&export));
         let iface_path = world.iface_path(f.iface);
         let guest = quote!(<$ty as #root::#iface_path::Guest>);
         let mut params = Vec::new();
@@ -573,7 +573,7 @@ fn export_macro(world: &World, exports: &[Func<'_>]) -> syn::Result<TokenStream>
                 continue;
             }
             let export = format!("{}#[resource-drop]{}", world.iface_id(iface), name);
-            let symbol = format_ident!("{}", mangle(&export));
+            let symbol = format_ident!("{}", wasmplug_core::abi::mangle(&export));
             let iface_path = world.iface_path(iface);
             let rname = camel(name);
             entries.push(quote! {
@@ -609,27 +609,6 @@ fn export_macro(world: &World, exports: &[Func<'_>]) -> syn::Result<TokenStream>
             };
         }
     })
-}
-
-/// Symbol names: must match `wasmplug_native::abi::mangle`, which
-/// documents them (the suite's native tests fail if the two disagree).
-fn mangle(name: &str) -> String {
-    let mut out = String::from("wasmplug_");
-    for c in name.chars() {
-        match c {
-            'a'..='z' | 'A'..='Z' | '0'..='9' => out.push(c),
-            '-' => out.push('_'),
-            ':' => out.push_str("_0"),
-            '/' => out.push_str("_1"),
-            '@' => out.push_str("_2"),
-            '.' => out.push_str("_3"),
-            '#' => out.push_str("_4"),
-            '[' => out.push_str("_5"),
-            ']' => out.push_str("_6"),
-            other => out.push_str(&format!("_7{:x}_", u32::from(other))),
-        }
-    }
-    out
 }
 
 pub(crate) fn docs_of(text: Option<&str>) -> TokenStream {

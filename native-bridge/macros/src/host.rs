@@ -341,7 +341,7 @@ pub(crate) fn generate(opts: &options::Host) -> syn::Result<TokenStream> {
         impl #krate::World for #native {
             const CONTRACT: &'static str = #contract;
             const WORLD: &'static str = #world_name;
-            const WIT_DIGEST: [u8; 32] = [#(#digest),*];
+            const WIT_DIGEST: #krate::Digest = #krate::Digest::from_bytes([#(#digest),*]);
             type Entries = #entries_ty;
             type Host = #host_ty;
 

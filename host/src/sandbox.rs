@@ -1,28 +1,101 @@
-//! How a plugin's instances are made and guarded: its options (config,
-//! capabilities, limits) joined with what the engine supports.
+//! The sandbox a plugin's instances run in: the embedder's options for it
+//! (settings, capabilities, limits, the manifest beside it) joined with
+//! what the engine supports, and the rules that make a failed call a typed
+//! error.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use wasmtime::component::Component;
 use wasmtime::{Engine, Store};
-
-use crate::cache::Cache;
-use crate::digest::Digest;
 
 use crate::capabilities::Capabilities;
 use crate::error::{Error, Origin, Result, chain};
-use crate::limits::{Exceeded, Limit, Limiter, Limits};
+use crate::limits::{DEFAULT_MAX_TRANSFER, Exceeded, Limit, Limiter, Limits};
+use crate::manifest::Manifest;
 use crate::state::PluginState;
 
 /// What the embedder chose for one plugin (see [`Loader`](crate::Loader)).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Options {
+    /// The embedder's settings for `init` (the manifest's and the plugin's
+    /// declared defaults are added under them).
     pub(crate) config: Vec<(String, String)>,
     pub(crate) capabilities: Capabilities,
     pub(crate) limits: Limits,
-    /// The plugin's kind, from its manifest.
-    pub(crate) kind: String,
+    /// The manifest beside the plugin file, if any.
+    pub(crate) manifest: Option<Arc<Manifest>>,
+}
+
+impl Options {
+    /// The settings `init` is asked for before the plugin's own declared
+    /// defaults: the embedder's over the manifest's, in a canonical order.
+    fn requested_config(&self) -> Vec<(String, String)> {
+        let mut config = match &self.manifest {
+            Some(m) => m.config(&self.config),
+            None => self.config.clone(),
+        };
+        config.sort();
+        config
+    }
+
+    /// Equal for options that make the same plugin (same settings,
+    /// capabilities and limits), whatever order they were given in.
+    pub(crate) fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        self.requested_config().hash(&mut hasher);
+        self.capabilities.hash(&mut hasher);
+        self.limits.hash(&mut hasher);
+        hasher.finish()
+    }
+
+    /// What differs between the options a plugin is live with (`self`) and
+    /// those it is asked for again with (`requested`), one line each.
+    pub(crate) fn differences(&self, requested: &Options) -> Vec<String> {
+        let mut out = Vec::new();
+        let (live, asked) = (self.requested_config(), requested.requested_config());
+        if live != asked {
+            out.push(format!(
+                "settings: live with {}, asked for {}",
+                show_config(&live),
+                show_config(&asked)
+            ));
+        }
+        if self.capabilities != requested.capabilities {
+            out.push(format!(
+                "capabilities: live with {:?}, asked for {:?}",
+                self.capabilities, requested.capabilities
+            ));
+        }
+        if self.limits != requested.limits {
+            out.push(format!(
+                "limits: live with {}, asked for {}",
+                self.limits, requested.limits
+            ));
+        }
+        out
+    }
+}
+
+/// The export a failed call entered the guest through, from the guest's
+/// backtrace: the outermost frame whose name is an export's
+/// (`interface#function`, as wit-bindgen names the function it exports).
+fn export_in_backtrace(err: &wasmtime::Error) -> Option<String> {
+    let backtrace = err.downcast_ref::<wasmtime::WasmBacktrace>()?;
+    backtrace
+        .frames()
+        .iter()
+        .rev()
+        .find_map(|frame| frame.func_name().filter(|name| name.contains('#')))
+        .map(str::to_owned)
+}
+
+fn show_config(config: &[(String, String)]) -> String {
+    if config.is_empty() {
+        return "none".into();
+    }
+    let pairs: Vec<String> = config.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+    format!("{{{}}}", pairs.join(", "))
 }
 
 /// Engine features a runtime was built with.
@@ -38,9 +111,8 @@ pub(crate) struct Features {
 const NO_DEADLINE: u64 = u64::MAX / 2;
 
 /// Everything needed to make and guard one plugin's instances.
-pub(crate) struct Setup {
+pub(crate) struct Sandbox {
     pub(crate) engine: Engine,
-    cache: Option<Arc<Cache>>,
     pub(crate) options: Options,
     features: Features,
     /// The deadline in epoch ticks, when one is set.
@@ -49,10 +121,9 @@ pub(crate) struct Setup {
     _runtime: Arc<dyn std::any::Any + Send + Sync>,
 }
 
-impl Setup {
+impl Sandbox {
     pub(crate) fn new(
         engine: Engine,
-        cache: Option<Arc<Cache>>,
         features: Features,
         options: Options,
         runtime: Arc<dyn std::any::Any + Send + Sync>,
@@ -80,23 +151,13 @@ impl Setup {
                 "a fuel limit needs a runtime built with `fuel(true)`",
             ));
         }
-        Ok(Setup {
+        Ok(Sandbox {
             engine,
-            cache,
             options,
             features,
             deadline_ticks,
             _runtime: runtime,
         })
-    }
-
-    /// Compiles `wasm` (whose SHA-256 is `digest`), through the cache when
-    /// there is one.
-    pub(crate) fn compile(&self, wasm: &[u8], digest: Digest) -> wasmtime::Result<Component> {
-        match &self.cache {
-            Some(cache) => cache.component(&self.engine, wasm, digest),
-            None => Component::new(&self.engine, wasm),
-        }
     }
 
     /// A fresh store for one instance, with its capabilities and limits.
@@ -114,6 +175,9 @@ impl Setup {
         let mut store = Store::new(&self.engine, PluginState::new(label, wasi, limiter));
         if limited {
             store.limiter(|state| state.limiter());
+        }
+        if let Some(max) = self.options.limits.get_max_transfer() {
+            store.set_hostcall_fuel(max);
         }
         if self.features.epoch_tick.is_some() {
             store.epoch_deadline_trap();
@@ -139,7 +203,13 @@ impl Setup {
 
     /// Turns a failed guest call into the error that says why.
     pub(crate) fn fault(&self, label: &str, export: Option<&str>, err: &wasmtime::Error) -> Error {
-        let export = export.map_or_else(|| "a typed call".to_owned(), |e| format!("`{e}`"));
+        let export = match export
+            .map(str::to_owned)
+            .or_else(|| export_in_backtrace(err))
+        {
+            Some(name) => format!("`{name}`"),
+            None => "a call through `Plugin::call`".to_owned(),
+        };
         let code = err.downcast_ref::<wasmtime::Trap>().copied();
         let limit = if let Some(Exceeded(limit)) = err.downcast_ref::<Exceeded>() {
             Some(*limit)
@@ -149,12 +219,26 @@ impl Setup {
                     self.options.limits.get_deadline().map(Limit::Deadline)
                 }
                 Some(wasmtime::Trap::OutOfFuel) => self.options.limits.get_fuel().map(Limit::Fuel),
-                // wasmtime reports exceeded counts only in its message.
-                None if format!("{err:#}").contains("resource limit exceeded:") => self
-                    .options
-                    .limits
-                    .get_max_instances()
-                    .map(|max| Limit::Instances { max }),
+                // wasmtime reports these only in its message.
+                None => {
+                    let message = chain(err);
+                    if message.contains("resource limit exceeded:") {
+                        self.options
+                            .limits
+                            .get_max_instances()
+                            .map(|max| Limit::Instances { max })
+                    } else if message.contains("fuel allocated for hostcalls has been exhausted") {
+                        Some(Limit::Transfer {
+                            max: self
+                                .options
+                                .limits
+                                .get_max_transfer()
+                                .unwrap_or(DEFAULT_MAX_TRANSFER),
+                        })
+                    } else {
+                        None
+                    }
+                }
                 _ => None,
             }
         };

@@ -15,6 +15,12 @@ impl Digest {
         Digest(Sha256::digest(bytes).into())
     }
 
+    /// A digest from its 32 bytes (e.g. as a native plugin's header or a
+    /// generator embeds it).
+    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
+        Digest(bytes)
+    }
+
     /// The raw 32 bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
