@@ -167,6 +167,21 @@ pub enum Error {
         differences: Vec<String>,
     },
 
+    /// Every instance of a pooled plugin stayed busy for as long as the
+    /// caller may wait ([`PoolConfig::wait`](crate::PoolConfig::wait)).
+    #[error(
+        "plugin {plugin}: all {size} pooled instances stayed busy for {waited:?}: \
+         give the pool more instances or callers more time (`PoolConfig`)"
+    )]
+    PoolExhausted {
+        /// `name@version`.
+        plugin: String,
+        /// The pool's size.
+        size: usize,
+        /// How long the caller waited.
+        waited: std::time::Duration,
+    },
+
     /// A plugin spec (`name@requirement`) that does not parse.
     #[error(
         "`{spec}` is not a plugin spec (`name`, `name@1`, `name@1.2`, `name@=1.2.0`): {reason}"

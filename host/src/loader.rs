@@ -17,6 +17,7 @@ use crate::instance::PluginInstance;
 use crate::limits::Limits;
 use crate::manifest::Manifest;
 use crate::plugin::{Plugin, PluginInner};
+use crate::pool::{Concurrency, PoolConfig};
 use crate::pre::PluginPre;
 use crate::runtime::Runtime;
 use crate::sandbox::Options;
@@ -28,6 +29,8 @@ pub struct Loader<'r, C: Contract> {
     options: Options,
     on_conflict: OnConflict,
     on_different_settings: OnDifferentSettings,
+    /// Whether the embedder chose the concurrency (over the manifest).
+    concurrency_chosen: bool,
     _contract: PhantomData<fn() -> C>,
 }
 
@@ -55,6 +58,7 @@ impl<'r, C: Contract> Loader<'r, C> {
             options: Options::default(),
             on_conflict: OnConflict::default(),
             on_different_settings: OnDifferentSettings::default(),
+            concurrency_chosen: false,
             _contract: PhantomData,
         }
     }
@@ -81,6 +85,16 @@ impl<'r, C: Contract> Loader<'r, C> {
     /// content is live. Default: [`OnConflict::Refuse`].
     pub fn on_conflict(mut self, on_conflict: OnConflict) -> Self {
         self.on_conflict = on_conflict;
+        self
+    }
+
+    /// How the plugin serves concurrent callers: one shared instance whose
+    /// calls take turns (the default: one plugin state, as Go's), or a pool
+    /// of instances, each call on one of its own (calls run in parallel;
+    /// state is per instance). See [`Concurrency`].
+    pub fn concurrency(mut self, concurrency: Concurrency) -> Self {
+        self.options.concurrency = concurrency;
+        self.concurrency_chosen = true;
         self
     }
 
@@ -143,6 +157,7 @@ impl<'r, C: Contract> Loader<'r, C> {
             options: self.options.clone(),
             on_conflict: self.on_conflict,
             on_different_settings: self.on_different_settings,
+            concurrency_chosen: self.concurrency_chosen,
             _contract: PhantomData,
         }
     }
@@ -155,6 +170,11 @@ impl<'r, C: Contract> Loader<'r, C> {
         if let Some(m) = &manifest {
             if self.options.capabilities.is_none() {
                 self.options.capabilities = m.capabilities();
+            }
+            if let Some(size) = m.pool()
+                && !self.concurrency_chosen
+            {
+                self.options.concurrency = Concurrency::Pooled(PoolConfig::new(size));
             }
             // What needs no compiling is checked before compiling.
             m.check_before_compile(C::PACKAGE, &m.config(&self.options.config))?;

@@ -8,7 +8,7 @@ use wasmtime::component::{ComponentExportIndex, ComponentNamedList, Lift, Lower,
 
 use crate::contract::Contract;
 use crate::error::{Error, Result};
-use crate::plugin::{Live, Plugin};
+use crate::plugin::{Checkout, Plugin};
 use crate::signature::func_signature;
 
 impl<C: Contract> Plugin<C> {
@@ -47,11 +47,17 @@ impl<C: Contract> Plugin<C> {
         let ComponentItem::ComponentFunc(func_ty) = item else {
             return Err(no_such());
         };
-        let mut live = self.live()?;
-        let generation = live.generation;
-        let instance = live.instance.instance;
-        let func = instance
-            .get_typed_func::<P, R>(&mut live.instance.store, &index)
+        let mut checkout = self.checkout()?;
+        // A function handle belongs to one instance's store: it is kept for
+        // the shared instance (until replaced), resolved per call otherwise.
+        let generation = match &checkout {
+            Checkout::Shared(live) => Some(live.generation),
+            Checkout::Pooled(_) => None,
+        };
+        let instance = checkout.instance();
+        let handle = instance.instance;
+        let func = handle
+            .get_typed_func::<P, R>(&mut instance.store, &index)
             .map_err(|_| Error::Signature {
                 plugin: label.to_string(),
                 export: name.to_owned(),
@@ -66,8 +72,7 @@ impl<C: Contract> Plugin<C> {
             plugin: self,
             name: name.to_owned(),
             index,
-            func,
-            generation,
+            func: generation.map(|generation| (generation, func)),
             _types: PhantomData,
         })
     }
@@ -78,8 +83,8 @@ pub struct TypedExport<'p, C: Contract, P, R> {
     plugin: &'p Plugin<C>,
     name: String,
     index: ComponentExportIndex,
-    func: TypedFunc<P, R>,
-    generation: u64,
+    /// The shared instance's handle, with the generation it belongs to.
+    func: Option<(u64, TypedFunc<P, R>)>,
     _types: PhantomData<fn(P) -> R>,
 }
 
@@ -88,7 +93,8 @@ where
     P: ComponentNamedList + Lower + Send + Sync + 'static,
     R: ComponentNamedList + Lift + Send + Sync + 'static,
 {
-    /// Calls the export on the plugin's live instance.
+    /// Calls the export on the plugin's live instance (or, for a pooled
+    /// plugin, on an instance from its pool).
     ///
     /// # Errors
     ///
@@ -96,22 +102,31 @@ where
     pub fn call(&self, params: P) -> Result<R> {
         let label = self.plugin.inner.pre.label();
         self.plugin.check_enabled()?;
-        let mut live = self.plugin.live()?;
-        let Live {
-            instance,
-            generation,
-            ..
-        } = &mut *live;
-        let func = if *generation == self.generation {
-            self.func
-        } else {
-            // The instance was replaced (after a trap, or reconfigured):
-            // resolve again (same component, so the type check cannot fail
-            // differently).
-            instance
-                .instance
-                .get_typed_func::<P, R>(&mut instance.store, &self.index)
-                .map_err(|e| instance.pre().sandbox().fault(label, Some(&self.name), &e))?
+        let mut checkout = self.plugin.checkout()?;
+        let cached = match (&checkout, self.func) {
+            (Checkout::Shared(live), Some((generation, func))) if live.generation == generation => {
+                Some(func)
+            }
+            _ => None,
+        };
+        let instance = checkout.instance();
+        let func = match cached {
+            Some(func) => func,
+            // Another instance (pooled, or the shared one replaced after a
+            // trap or a reconfigure): resolve again (same component, so the
+            // type check cannot fail differently).
+            None => {
+                let handle = instance.instance;
+                handle
+                    .get_typed_func::<P, R>(&mut instance.store, &self.index)
+                    .map_err(|e| {
+                        self.plugin
+                            .inner
+                            .pre
+                            .sandbox()
+                            .fault(label, Some(&self.name), &e)
+                    })?
+            }
         };
         let sandbox = self.plugin.inner.pre.sandbox();
         sandbox.arm(&mut instance.store);

@@ -110,6 +110,9 @@ pub(crate) fn settle_config(
 /// kind = "gateway-filter"               # shown as Metadata::kind
 /// description = "Bearer-token authentication"
 /// contract = "wasmplug:gateway@^1.0"    # the host's contract must satisfy it
+/// pool = 8                              # serve from a pool of 8 instances
+///                                       # (a stateless plugin; the default
+///                                       # is one shared instance)
 ///
 /// [settings.deny]                       # the settings `init` takes
 /// description = "comma-separated tokens to refuse"
@@ -160,6 +163,9 @@ struct PluginSection {
     #[allow(dead_code, reason = "documentation for whoever reads the manifest")]
     description: String,
     contract: Option<String>,
+    /// Serve from a pool of this many instances (the embedder's
+    /// `Loader::concurrency` wins).
+    pool: Option<usize>,
 }
 
 /// A setting `init` takes, as a manifest or the plugin declares it.
@@ -327,6 +333,12 @@ impl Manifest {
     /// The contract range the plugin needs (`ns:pkg@requirement`), if given.
     pub fn contract(&self) -> Option<&str> {
         self.plugin.contract.as_deref()
+    }
+
+    /// The pool it asks to be served from, if any: see
+    /// [`Concurrency::Pooled`](crate::Concurrency::Pooled).
+    pub fn pool(&self) -> Option<usize> {
+        self.plugin.pool
     }
 
     /// The settings it declares, by name.

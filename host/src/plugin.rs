@@ -10,6 +10,7 @@ use wasmtime::Store;
 use crate::contract::Contract;
 use crate::error::{Error, Origin, Result};
 use crate::instance::PluginInstance;
+use crate::pool::{Concurrency, Lease, Pool};
 use crate::pre::PluginPre;
 use crate::signature::ExportedFunc;
 use crate::state::PluginState;
@@ -35,8 +36,30 @@ impl<C: Contract> Clone for Plugin<C> {
 
 pub(crate) struct PluginInner<C: Contract> {
     pub(crate) pre: PluginPre<C>,
-    live: Mutex<Live<C>>,
+    serving: Serving<C>,
     enabled: AtomicBool,
+}
+
+/// How the plugin's instances serve callers (see [`Concurrency`]).
+enum Serving<C: Contract> {
+    Shared(Mutex<Live<C>>),
+    Pooled(Pool<C>),
+}
+
+/// The instance one call runs on: the shared one, locked, or one lent by
+/// the pool.
+pub(crate) enum Checkout<'p, C: Contract> {
+    Shared(MutexGuard<'p, Live<C>>),
+    Pooled(Lease<'p, C>),
+}
+
+impl<C: Contract> Checkout<'_, C> {
+    pub(crate) fn instance(&mut self) -> &mut PluginInstance<C> {
+        match self {
+            Checkout::Shared(live) => &mut live.instance,
+            Checkout::Pooled(lease) => lease.instance(),
+        }
+    }
 }
 
 pub(crate) struct Live<C: Contract> {
@@ -49,22 +72,41 @@ pub(crate) struct Live<C: Contract> {
 }
 
 impl<C: Contract> Plugin<C> {
-    /// Runs `init` on the first instance and makes it the live one.
+    /// Runs `init` on the first instance and makes it the live one (or the
+    /// first of the pool).
     pub(crate) fn start(
         pre: PluginPre<C>,
         mut first: PluginInstance<C>,
     ) -> Result<Arc<PluginInner<C>>> {
         let config = Arc::clone(pre.config());
         first.init(&config)?;
-        Ok(Arc::new(PluginInner {
-            pre,
-            live: Mutex::new(Live {
+        let serving = match pre.sandbox().options.concurrency {
+            Concurrency::Shared => Serving::Shared(Mutex::new(Live {
                 instance: first,
                 generation: 0,
                 config,
-            }),
+            })),
+            Concurrency::Pooled(pool) => Serving::Pooled(Pool::new(pool, first, config)),
+        };
+        Ok(Arc::new(PluginInner {
+            pre,
+            serving,
             enabled: AtomicBool::new(true),
         }))
+    }
+
+    /// How the plugin serves concurrent callers.
+    pub fn concurrency(&self) -> Concurrency {
+        self.inner.pre.sandbox().options.concurrency
+    }
+
+    /// For a pooled plugin, how many instances are alive (idle or running
+    /// a call) and how many of them are idle; `None` for a shared one.
+    pub fn pool_counts(&self) -> Option<(usize, usize)> {
+        match &self.inner.serving {
+            Serving::Shared(_) => None,
+            Serving::Pooled(pool) => Some(pool.counts()),
+        }
     }
 
     pub(crate) fn from_inner(inner: Arc<PluginInner<C>>) -> Self {
@@ -80,7 +122,13 @@ impl<C: Contract> Plugin<C> {
     /// [`Error::Hook`] if the plugin reports a failure, [`Error::Trap`] if
     /// it traps (the instance is then replaced, as after any trap).
     pub fn flush(&self) -> Result<bool> {
-        self.live()?.instance.flush()
+        match &self.inner.serving {
+            Serving::Shared(_) => self.live()?.instance.flush(),
+            Serving::Pooled(pool) => {
+                let flushed = pool.for_each_idle(PluginInstance::flush)?;
+                Ok(flushed.iter().any(|&had_hook| had_hook))
+            }
+        }
     }
 
     /// Stops serving without unloading, as a disabled plugin in TiDB's
@@ -144,14 +192,19 @@ impl<C: Contract> Plugin<C> {
         let config = self.inner.pre.settle(&config)?;
         // `init` runs outside the lock: calls go on meanwhile.
         let fresh = self.inner.pre.instantiate_with(&config)?;
-        let replaced = {
-            let mut live = self.lock();
-            live.generation += 1;
-            live.config = config;
-            std::mem::replace(&mut live.instance, fresh)
-        };
-        // Outside the lock: the replaced instance's `shutdown`.
-        drop(replaced);
+        match &self.inner.serving {
+            Serving::Shared(shared) => {
+                let replaced = {
+                    let mut live = lock(shared);
+                    live.generation += 1;
+                    live.config = config;
+                    std::mem::replace(&mut live.instance, fresh)
+                };
+                // Outside the lock: the replaced instance's `shutdown`.
+                drop(replaced);
+            }
+            Serving::Pooled(pool) => pool.reconfigure(config, fresh),
+        }
         Ok(())
     }
 
@@ -214,25 +267,28 @@ impl<C: Contract> Plugin<C> {
         f: impl FnOnce(&C::Exports, &mut Store<PluginState>) -> wasmtime::Result<T>,
     ) -> Result<T> {
         self.check_enabled()?;
-        let mut live = self.live()?;
-        live.instance.call(f)
+        self.checkout()?.instance().call(f)
     }
 
-    /// Locks the live instance as it is.
-    fn lock(&self) -> MutexGuard<'_, Live<C>> {
-        self.inner.live.lock().unwrap_or_else(|poisoned| {
-            // A panic while the lock was held (in a caller's closure or a
-            // host import) may have left the store mid-call: do not reuse it.
-            self.inner.live.clear_poison();
-            let mut live = poisoned.into_inner();
-            live.instance.poisoned = true;
-            live
-        })
+    /// The instance for one call: the shared one (locked, replaced first if
+    /// a fault poisoned it), or one from the pool.
+    pub(crate) fn checkout(&self) -> Result<Checkout<'_, C>> {
+        match &self.inner.serving {
+            Serving::Shared(_) => self.live().map(Checkout::Shared),
+            Serving::Pooled(pool) => pool.checkout(&self.inner.pre).map(Checkout::Pooled),
+        }
     }
 
-    /// Locks the live instance, replacing it first if a trap poisoned it.
+    /// Locks the shared instance, replacing it first if a trap poisoned it.
+    ///
+    /// # Panics
+    ///
+    /// On a pooled plugin (a bug in this crate).
     pub(crate) fn live(&self) -> Result<MutexGuard<'_, Live<C>>> {
-        let mut live = self.lock();
+        let Serving::Shared(shared) = &self.inner.serving else {
+            unreachable!("only a shared plugin has one live instance")
+        };
+        let mut live = lock(shared);
         if live.instance.poisoned {
             tracing::warn!(
                 target: "wasmplug",
@@ -244,6 +300,18 @@ impl<C: Contract> Plugin<C> {
         }
         Ok(live)
     }
+}
+
+/// Locks the shared instance as it is.
+fn lock<C: Contract>(shared: &Mutex<Live<C>>) -> MutexGuard<'_, Live<C>> {
+    shared.lock().unwrap_or_else(|poisoned| {
+        // A panic while the lock was held (in a caller's closure or a host
+        // import) may have left the store mid-call: do not reuse it.
+        shared.clear_poison();
+        let mut live = poisoned.into_inner();
+        live.instance.poisoned = true;
+        live
+    })
 }
 
 impl<C: Contract> std::fmt::Debug for Plugin<C> {

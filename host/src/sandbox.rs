@@ -12,6 +12,7 @@ use crate::capabilities::Capabilities;
 use crate::error::{Error, Origin, Result, chain};
 use crate::limits::{DEFAULT_MAX_TRANSFER, Exceeded, Limit, Limiter, Limits};
 use crate::manifest::Manifest;
+use crate::pool::Concurrency;
 use crate::state::PluginState;
 
 /// What the embedder chose for one plugin (see [`Loader`](crate::Loader)).
@@ -24,6 +25,8 @@ pub(crate) struct Options {
     pub(crate) limits: Limits,
     /// The manifest beside the plugin file, if any.
     pub(crate) manifest: Option<Arc<Manifest>>,
+    /// Shared or pooled.
+    pub(crate) concurrency: Concurrency,
 }
 
 impl Options {
@@ -46,6 +49,7 @@ impl Options {
         self.requested_config().hash(&mut hasher);
         self.capabilities.hash(&mut hasher);
         self.limits.hash(&mut hasher);
+        self.concurrency.hash(&mut hasher);
         hasher.finish()
     }
 
@@ -65,6 +69,12 @@ impl Options {
             out.push(format!(
                 "capabilities: live with {:?}, asked for {:?}",
                 self.capabilities, requested.capabilities
+            ));
+        }
+        if self.concurrency != requested.concurrency {
+            out.push(format!(
+                "concurrency: live {:?}, asked for {:?}",
+                self.concurrency, requested.concurrency
             ));
         }
         if self.limits != requested.limits {

@@ -14,6 +14,7 @@ mod lifecycle;
 mod loading;
 mod manifest;
 mod native;
+mod pool;
 mod settings;
 mod support;
 mod versions;
