@@ -15,12 +15,13 @@
 //!   version, a second file claiming a loaded name and version
 //!   (see [`Error`]);
 //! - **any contract**: bring your own WIT world with [`contract!`] (or a
-//!   small [`Contract`] impl); the bundled [`contracts`] are examples.
+//!   small [`Contract`] impl); the crate `wasmplug-contracts` has examples.
 //!
 //! The expensive steps are split from the cheap ones, as in wasmtime:
 //! [`Runtime`] (engine) → [`PluginPre`] (compiled, checked,
-//! pre-instantiated, once per plugin) → [`Instance`] (a store, cheap) and
-//! [`Plugin`] (the shared, initialised live instance).
+//! pre-instantiated, once per plugin) → [`PluginInstance`] (a store, cheap) and
+//! [`Plugin`] (the live plugin: one shared instance, or a pool of them —
+//! see [`Concurrency`]).
 //!
 //! Plugins run sandboxed: no filesystem, environment, arguments, network or
 //! stdio unless [`Capabilities`] grant them. [`Limits`] cap each plugin's
@@ -32,7 +33,7 @@
 //! **After a fault** (a trap, a guest panic, an exceeded limit) an instance
 //! is never reused: the live [`Plugin`] discards it and makes a fresh one on
 //! the next call (its `init` runs again, and a warning is logged); a private
-//! [`Instance`] refuses further calls.
+//! [`PluginInstance`] refuses further calls.
 //!
 //! # Examples
 //!
