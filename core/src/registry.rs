@@ -67,7 +67,11 @@ impl Slot {
     }
 }
 
-/// The table of live plugins (see the [module docs](self)).
+/// The table of live plugins: instantiate-once, keyed by the plugin's
+/// content digest, its Rust type (one per contract) and a variant (the
+/// caller's fingerprint of its settings). Entries are weak: dropping the
+/// last handle unloads the plugin. The lock is held only to look up, claim
+/// and publish entries, never while a plugin compiles or runs its `init`.
 #[derive(Default)]
 pub struct Registry {
     slots: Mutex<HashMap<Key, Slot>>,
