@@ -2,8 +2,7 @@
 //! cache, and the epoch ticker that deadlines need.
 
 use std::path::PathBuf;
-use std::sync::{Arc, mpsc};
-use std::thread;
+use std::sync::Arc;
 use std::time::Duration;
 
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
@@ -12,6 +11,7 @@ use crate::cache::{self, Cache};
 use crate::error::{Error, Result, chain};
 use crate::runtime::Runtime;
 use crate::sandbox::Features;
+use crate::ticker::Ticker;
 
 /// At most how much of a pooled instance's memory (and of its tables) is
 /// zeroed and kept resident for the next instance, when the kernel tells
@@ -220,38 +220,19 @@ impl RuntimeBuilder {
     }
 }
 
-/// Advances the engine's epoch every tick, on a thread of its own, until
-/// dropped.
-pub(crate) struct Ticker {
-    stop: Option<mpsc::Sender<()>>,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl Ticker {
-    fn start(engine: Engine, tick: Duration) -> Result<Self> {
-        let (stop, stopped) = mpsc::channel::<()>();
-        let thread = thread::Builder::new()
-            .name("wasmplug-epoch".into())
-            .spawn(move || {
-                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(tick) {
-                    engine.increment_epoch();
-                }
-            })
-            .map_err(|e| Error::Engine {
-                reason: format!("cannot start the epoch ticker: {e}"),
-            })?;
-        Ok(Ticker {
-            stop: Some(stop),
-            thread: Some(thread),
-        })
+/// Making a runtime.
+impl Runtime {
+    /// A runtime with the default configuration (see [`RuntimeBuilder`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Engine`] as in [`RuntimeBuilder::build`].
+    pub fn new() -> Result<Self> {
+        RuntimeBuilder::default().build()
     }
-}
 
-impl Drop for Ticker {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+    /// Starts configuring a runtime.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::default()
     }
 }

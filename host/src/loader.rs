@@ -9,6 +9,7 @@ use std::sync::Arc;
 use wasmplug_core::{Claim, Digest, OnConflict, Request};
 
 use crate::capabilities::Capabilities;
+use crate::concurrency::{Concurrency, PoolConfig};
 use crate::contract::Contract;
 use crate::directory::{self, Available, Spec};
 use crate::error::{Error, Origin, Result, chain};
@@ -17,7 +18,6 @@ use crate::instance::PluginInstance;
 use crate::limits::Limits;
 use crate::manifest::Manifest;
 use crate::plugin::{Plugin, PluginInner};
-use crate::pool::{Concurrency, PoolConfig};
 use crate::pre::PluginPre;
 use crate::runtime::Runtime;
 use crate::sandbox::Options;
@@ -350,6 +350,52 @@ impl<'r, C: Contract> Loader<'r, C> {
                 reason: chain(&e),
             })?;
         PluginPre::new(sandbox, &linker, origin, &component, digest)
+    }
+}
+
+/// Opening plugins.
+impl Runtime {
+    /// Opens the plugin at `path` for contract `C`, with no configuration.
+    /// See [`Loader::open`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Loader::open`].
+    pub fn open<C: Contract>(&self, path: impl AsRef<Path>) -> Result<Plugin<C>> {
+        self.loader::<C>().open(path)
+    }
+
+    /// Starts loading a plugin for contract `C`, with options.
+    pub fn loader<C: Contract>(&self) -> Loader<'_, C> {
+        Loader::new(self)
+    }
+
+    /// Every plugin for contract `C` directly in `dir` (`*.wasm` files),
+    /// with the name and version each declares, sorted by name and then
+    /// newest first. Files that are not plugins for `C` are skipped (logged
+    /// at debug level). Each file is compiled to read its metadata (through
+    /// the precompiled cache, when on); none is initialised.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if `dir` cannot be read.
+    pub fn scan<C: Contract>(&self, dir: impl AsRef<Path>) -> Result<Vec<Available>> {
+        let mut found = Vec::new();
+        self.loader::<C>().scan(dir.as_ref(), |candidate| {
+            found.push(candidate.available);
+        })?;
+        found.sort_by(|a, b| a.name.cmp(&b.name).then(b.version.cmp(&a.version)));
+        Ok(found)
+    }
+
+    /// Opens the newest plugin in `dir` that satisfies `spec`, with no
+    /// configuration. See [`Loader::open_in`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Loader::open_in`].
+    pub fn open_in<C: Contract>(&self, dir: impl AsRef<Path>, spec: &str) -> Result<Plugin<C>> {
+        self.loader::<C>().open_in(dir, spec)
     }
 }
 

@@ -7,10 +7,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use wasmtime::Store;
 
+use crate::concurrency::Concurrency;
 use crate::contract::Contract;
 use crate::error::{Error, Origin, Result};
 use crate::instance::PluginInstance;
-use crate::pool::{Concurrency, Lease, Pool};
+use crate::pool::{Lease, Pool};
 use crate::pre::PluginPre;
 use crate::signature::ExportedFunc;
 use crate::state::PluginState;

@@ -3,7 +3,7 @@
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use wasmplug_core::{Digest, Registry};
@@ -11,15 +11,12 @@ use wasmtime::Engine;
 use wasmtime::component::{Component, HasSelf, Linker};
 
 use crate::bindings::wasmplug::plugin::log;
-use crate::builder::{RuntimeBuilder, Ticker};
 use crate::cache::{Cache, CacheStats};
 use crate::contract::Contract;
-use crate::directory::Available;
 use crate::error::{Error, Origin, Result, chain};
-use crate::loader::Loader;
-use crate::plugin::Plugin;
 use crate::sandbox::{Features, Options, Sandbox};
 use crate::state::PluginState;
+use crate::ticker::Ticker;
 
 /// The plugin runtime: an engine, its configuration and the live plugins.
 /// Cheap to clone (shared); `Send + Sync`.
@@ -60,66 +57,9 @@ impl Runtime {
         }
     }
 
-    /// A runtime with the default configuration (see [`RuntimeBuilder`]).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Engine`] as in [`RuntimeBuilder::build`].
-    pub fn new() -> Result<Self> {
-        RuntimeBuilder::default().build()
-    }
-
-    /// Starts configuring a runtime.
-    pub fn builder() -> RuntimeBuilder {
-        RuntimeBuilder::default()
-    }
-
     /// The wasmtime engine.
     pub fn engine(&self) -> &Engine {
         &self.inner.engine
-    }
-
-    /// Opens the plugin at `path` for contract `C`, with no configuration.
-    /// See [`Loader::open`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Loader::open`].
-    pub fn open<C: Contract>(&self, path: impl AsRef<Path>) -> Result<Plugin<C>> {
-        self.loader::<C>().open(path)
-    }
-
-    /// Starts loading a plugin for contract `C`, with options.
-    pub fn loader<C: Contract>(&self) -> Loader<'_, C> {
-        Loader::new(self)
-    }
-
-    /// Every plugin for contract `C` directly in `dir` (`*.wasm` files),
-    /// with the name and version each declares, sorted by name and then
-    /// newest first. Files that are not plugins for `C` are skipped (logged
-    /// at debug level). Each file is compiled to read its metadata (through
-    /// the precompiled cache, when on); none is initialised.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Io`] if `dir` cannot be read.
-    pub fn scan<C: Contract>(&self, dir: impl AsRef<Path>) -> Result<Vec<Available>> {
-        let mut found = Vec::new();
-        self.loader::<C>().scan(dir.as_ref(), |candidate| {
-            found.push(candidate.available);
-        })?;
-        found.sort_by(|a, b| a.name.cmp(&b.name).then(b.version.cmp(&a.version)));
-        Ok(found)
-    }
-
-    /// Opens the newest plugin in `dir` that satisfies `spec`, with no
-    /// configuration. See [`Loader::open_in`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Loader::open_in`].
-    pub fn open_in<C: Contract>(&self, dir: impl AsRef<Path>, spec: &str) -> Result<Plugin<C>> {
-        self.loader::<C>().open_in(dir, spec)
     }
 
     /// Where the precompiled cache keeps (or would keep) the entry for

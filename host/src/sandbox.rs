@@ -9,10 +9,10 @@ use std::time::Duration;
 use wasmtime::{Engine, Store};
 
 use crate::capabilities::Capabilities;
+use crate::concurrency::Concurrency;
 use crate::error::{Error, Origin, Result, chain};
 use crate::limits::{DEFAULT_MAX_TRANSFER, Exceeded, Limit, Limiter, Limits};
 use crate::manifest::Manifest;
-use crate::pool::Concurrency;
 use crate::state::PluginState;
 
 /// What the embedder chose for one plugin (see [`Loader`](crate::Loader)).

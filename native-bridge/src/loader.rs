@@ -207,6 +207,26 @@ impl NativeLoader {
     }
 }
 
+impl<W: World> NativePlugin<W> {
+    /// Opens the plugin at `path` with no configuration: see
+    /// [`NativeLoader::open`].
+    ///
+    /// # Safety
+    ///
+    /// As [`NativeLoader::open`]: the caller trusts the library's code.
+    ///
+    /// # Errors
+    ///
+    /// As [`NativeLoader::open`].
+    pub unsafe fn open(path: impl AsRef<Path>) -> Result<Self, NativeError>
+    where
+        W::Host: Default,
+    {
+        // SAFETY: forwarded to the caller.
+        unsafe { NativeLoader::new().open(path) }
+    }
+}
+
 /// A library loaded and checked against its world, before `init`.
 struct Loaded<W: World> {
     library: NativeLibrary,
