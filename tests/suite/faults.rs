@@ -190,13 +190,22 @@ fn limits_the_engine_cannot_enforce_are_refused_at_load() {
         .limits(Limits::new().deadline(Duration::from_secs(1)))
         .open(wasm("misbehave"))
         .unwrap_err();
-    assert!(matches!(err, Error::Config { .. }), "{err}");
+    assert!(
+        matches!(&err, Error::Config { reason, .. }
+            if reason == "a deadline needs a runtime built with `epoch_interruption(true)`"),
+        "{err}"
+    );
     let err = rt
         .loader::<Faults>()
         .limits(Limits::new().fuel(1))
         .open(wasm("misbehave"))
         .unwrap_err();
-    assert!(matches!(err, Error::Config { .. }), "{err}");
+    assert!(
+        matches!(&err, Error::Config { reason, .. }
+            if reason == "a fuel limit needs a runtime built with `fuel(true)`"),
+        "{err}"
+    );
+    assert_eq!(rt.live_plugins(), 0);
 }
 
 #[test]
