@@ -4,6 +4,10 @@ use std::path::PathBuf;
 
 use wasmplug_core::Conflict;
 
+/// [`NativeError::MalformedHeader`]'s `what` when the header's size is too
+/// small (any other `what` names a string that is not UTF-8).
+pub(crate) const HEADER_SIZE: &str = "header size";
+
 /// What can go wrong opening or calling a native plugin. Each variant names
 /// the library and what was wrong with it.
 #[derive(Debug, thiserror::Error)]
@@ -146,12 +150,17 @@ pub enum NativeError {
         symbol: String,
     },
 
-    /// A header string is not valid UTF-8.
-    #[error("{} has a malformed header: {what} is not UTF-8", path.display())]
+    /// The header's size is smaller than this ABI version's header, or a
+    /// header string is not valid UTF-8.
+    #[error(
+        "{} has a malformed header: its {what} {}",
+        path.display(),
+        if *what == HEADER_SIZE { "is smaller than this ABI's header" } else { "is not UTF-8" }
+    )]
     MalformedHeader {
         /// The library.
         path: PathBuf,
-        /// Which field.
+        /// Which field: `header size`, or the string that is not UTF-8.
         what: &'static str,
     },
 

@@ -140,7 +140,7 @@ impl NativeLibrary {
         if (header_size as usize) < std::mem::size_of::<Header>() {
             return Err(NativeError::MalformedHeader {
                 path,
-                what: "header size",
+                what: crate::error::HEADER_SIZE,
             });
         }
         // SAFETY: magic, version and size say this is a version-1 header of

@@ -36,11 +36,17 @@ typedef struct {
 #ifndef DIGEST_BYTE
 #define DIGEST_BYTE 0x11
 #endif
+#ifndef HEADER_SIZE
+#define HEADER_SIZE sizeof(Header)
+#endif
+#ifndef PLUGIN_NAME
+#define PLUGIN_NAME "c-fixture"
+#endif
 
 const Header WASMPLUG_HEADER = {
     MAGIC,
     ABI_VERSION,
-    sizeof(Header),
+    HEADER_SIZE,
     S(CONTRACT),
     S(WORLD),
 #ifdef DIGEST_BYTES
@@ -50,6 +56,6 @@ const Header WASMPLUG_HEADER = {
 #endif
     S(TARGET),
     S("cc (test fixture)"),
-    S("c-fixture"),
+    S(PLUGIN_NAME),
     S("1.0.0"),
 };

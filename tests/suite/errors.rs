@@ -261,11 +261,13 @@ fn a_lookup_with_the_wrong_signature() {
     assert!(matches!(err, Error::Signature { .. }), "{err}");
 
     // The plugin is unharmed by the failed lookups.
-    assert!(
-        plugin
-            .lookup::<(), (i64,)>("wasmplug:demo/api@1.0.0#get-v")
-            .is_ok()
-    );
+    plugin
+        .call(|d, s| d.wasmplug_demo_api().call_set_v(s, 12))
+        .unwrap();
+    let get_v = plugin
+        .lookup::<(), (i64,)>("wasmplug:demo/api@1.0.0#get-v")
+        .unwrap();
+    assert_eq!(get_v.call(()).unwrap(), (12,));
 }
 
 #[test]
@@ -305,7 +307,13 @@ fn errors_leave_the_runtime_serving() {
     let rt = runtime();
     let good = rt.open::<Demo>(wasm("demo1")).unwrap();
     for bad in ["auth-filter", "init-probe", "mistyped", "demo-v2"] {
-        assert!(rt.open::<Demo>(wasm(bad)).is_err());
+        let err = rt.open::<Demo>(wasm(bad)).unwrap_err();
+        let expected = match bad {
+            "auth-filter" => matches!(err, Error::NotImplemented { .. }),
+            "demo-v2" => matches!(err, Error::UnsupportedContract { .. }),
+            _ => matches!(err, Error::Export { .. }),
+        };
+        assert!(expected, "{bad}: {err:?}");
     }
     assert_eq!(rt.live_plugins(), 1);
     let again = rt.open::<Demo>(wasm("demo1")).unwrap();
@@ -339,10 +347,19 @@ fn a_trap_is_an_error_and_the_next_call_gets_a_fresh_instance() {
     assert_eq!(inits(&plugin).unwrap(), 1);
     // A private instance that trapped refuses further calls instead.
     let mut private = plugin.pre().instantiate().unwrap();
+    assert!(!private.is_poisoned());
+    let err = private
+        .call(|f, s| f.wasmplug_demo_probe().call_init_count(s))
+        .unwrap_err();
     assert!(
-        private
-            .call(|f, s| f.wasmplug_demo_probe().call_init_count(s))
-            .is_err()
+        matches!(
+            err,
+            Error::Trap {
+                code: Some(wasmplug::wasmtime::Trap::UnreachableCodeReached),
+                ..
+            }
+        ),
+        "{err}"
     );
     assert!(private.is_poisoned());
     assert!(matches!(
@@ -361,7 +378,8 @@ fn a_panic_in_the_callers_closure_does_not_leave_a_half_used_instance() {
     let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         plugin.call(|_, _| -> wasmplug::wasmtime::Result<()> { panic!("embedder bug") })
     }));
-    assert!(panicked.is_err());
+    let payload = panicked.expect_err("the closure's panic reaches the caller");
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"embedder bug"));
     // The next call runs on a fresh instance (V is back to 0), no deadlock.
     assert_eq!(
         plugin

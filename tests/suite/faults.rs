@@ -190,13 +190,22 @@ fn limits_the_engine_cannot_enforce_are_refused_at_load() {
         .limits(Limits::new().deadline(Duration::from_secs(1)))
         .open(wasm("misbehave"))
         .unwrap_err();
-    assert!(matches!(err, Error::Config { .. }), "{err}");
+    assert!(
+        matches!(&err, Error::Config { reason, .. }
+            if reason == "a deadline needs a runtime built with `epoch_interruption(true)`"),
+        "{err}"
+    );
     let err = rt
         .loader::<Faults>()
         .limits(Limits::new().fuel(1))
         .open(wasm("misbehave"))
         .unwrap_err();
-    assert!(matches!(err, Error::Config { .. }), "{err}");
+    assert!(
+        matches!(&err, Error::Config { reason, .. }
+            if reason == "a fuel limit needs a runtime built with `fuel(true)`"),
+        "{err}"
+    );
+    assert_eq!(rt.live_plugins(), 0);
 }
 
 #[test]
@@ -439,6 +448,66 @@ fn an_instance_count_limit_is_enforced_at_instantiation() {
         .open(wasm("misbehave"))
         .unwrap();
     assert_eq!(ping(&plugin), 42);
+}
+
+/// The most elements any table defined in `component` starts with (over
+/// all its core modules: the plugin's, the WASI adapter's, the shims').
+fn largest_table(component: &[u8]) -> usize {
+    let mut largest = 0;
+    for payload in wasmparser::Parser::new(0).parse_all(component) {
+        if let wasmparser::Payload::TableSection(tables) = payload.unwrap() {
+            for table in tables {
+                let initial = usize::try_from(table.unwrap().ty.initial).unwrap();
+                largest = largest.max(initial);
+            }
+        }
+    }
+    largest
+}
+
+/// A Rust plugin's tables (its function pointers, for indirect calls) are
+/// all made at instantiation and never grow after: the limit applies there,
+/// to the exact element.
+#[test]
+fn a_table_elements_limit_is_enforced_to_the_element() {
+    let bytes = crate::support::wasm_bytes("misbehave");
+    let needed = largest_table(&bytes);
+    assert!(needed > 1, "the plugin has a function table ({needed})");
+    let open = |max: usize| {
+        runtime()
+            .loader::<Faults>()
+            .limits(Limits::new().max_table_elements(max))
+            .open(wasm("misbehave"))
+    };
+    for max in [1, needed - 1] {
+        match open(max) {
+            Err(Error::LimitExceeded {
+                plugin,
+                export,
+                limit,
+            }) => {
+                assert_eq!(limit, Limit::TableElements { max });
+                assert_eq!(export, "`instantiate`");
+                assert_eq!(plugin, "misbehave");
+            }
+            other => panic!("max {max} of {needed}: expected LimitExceeded, got {other:?}"),
+        }
+    }
+    // Exactly enough loads and serves, faults included.
+    let plugin = open(needed).unwrap();
+    assert_eq!(ping(&plugin), 42);
+    let err = misbehave(&plugin, Fault::Panic).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Trap {
+                code: Some(Trap::UnreachableCodeReached),
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(ping(&plugin), 42, "a fresh instance within the limit");
 }
 
 #[test]

@@ -4,9 +4,10 @@
 
 use std::sync::{Arc, Barrier};
 use std::thread;
+use std::time::Duration;
 
 use proptest::prelude::*;
-use wasmplug::{Error, Runtime};
+use wasmplug::{Error, Limits, Runtime};
 use wasmplug_contracts::{Demo, InitProbe};
 
 use crate::support::{wasm, wasm_bytes};
@@ -57,6 +58,34 @@ fn apply(mut bytes: Vec<u8>, mutations: &[Mutation]) -> Vec<u8> {
     bytes
 }
 
+/// Whether `err` is what a malformed, truncated or mistyped plugin file
+/// gives, or a fault of its code while loading (at `get-metadata`, `init`).
+fn is_load_error(err: &Error) -> bool {
+    matches!(
+        err,
+        Error::NotWasm { .. }
+            | Error::CoreModule { .. }
+            | Error::Truncated { .. }
+            | Error::Malformed { .. }
+            | Error::NotImplemented { .. }
+            | Error::UnsupportedContract { .. }
+            | Error::Export { .. }
+            | Error::Import { .. }
+            | Error::Metadata { .. }
+            | Error::Init { .. }
+            | Error::Trap { .. }
+            | Error::LimitExceeded { .. }
+    )
+}
+
+/// Whether `err` is what a call into a (loaded) mutant can give: a fault.
+fn is_call_error(err: &Error) -> bool {
+    matches!(
+        err,
+        Error::Trap { .. } | Error::LimitExceeded { .. } | Error::Init { .. }
+    )
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
 
@@ -67,18 +96,49 @@ proptest! {
         let original = wasm_bytes("demo1");
         let bytes = apply(original, &mutations);
         // No cache: mutants would fill it with entries never used again.
-        let rt = Runtime::builder().max_instances(4).cache(false).build().unwrap();
-        match rt.loader::<Demo>().open_bytes("mutant", &bytes) {
+        // A deadline and a memory cap: a mutant may loop or allocate.
+        let rt = Runtime::builder()
+            .max_instances(4)
+            .cache(false)
+            .epoch_interruption(true)
+            .build()
+            .unwrap();
+        let limits = Limits::new()
+            .deadline(Duration::from_secs(5))
+            .max_memory(64 << 20);
+        match rt.loader::<Demo>().limits(limits.clone()).open_bytes("mutant", &bytes) {
             // A mutation in a custom section or in unused code can leave a
-            // working plugin: then it must work.
+            // working plugin: then each call gives a value or a fault.
             Ok(plugin) => {
-                let _ = plugin.call(|d, s| d.wasmplug_demo_api().call_get_v(s));
+                for v in [7, -3] {
+                    match plugin.call(|d, s| {
+                        d.wasmplug_demo_api().call_set_v(&mut *s, v)?;
+                        d.wasmplug_demo_api().call_get_v(s)
+                    }) {
+                        Ok(_) => {}
+                        Err(err) => prop_assert!(is_call_error(&err), "a call gave {err:?}"),
+                    }
+                }
             }
             Err(err) => {
                 // Every error renders; the variant says which check caught it.
+                prop_assert!(is_load_error(&err), "the load gave {err:?}");
                 prop_assert!(!err.to_string().is_empty());
             }
         }
+        // Whatever the mutant did, the runtime serves the good plugin (the
+        // mutant, under the same name and version, is gone: no conflict).
+        prop_assert_eq!(rt.live_plugins(), 0);
+        let good = rt
+            .loader::<Demo>()
+            .limits(limits)
+            .open(wasm("demo1"))
+            .unwrap();
+        let v = good.call(|d, s| {
+            d.wasmplug_demo_api().call_set_v(&mut *s, 41)?;
+            d.wasmplug_demo_api().call_get_v(s)
+        });
+        prop_assert_eq!(v.unwrap(), 41);
     }
 }
 

@@ -177,3 +177,96 @@ fn a_plugin_declares_its_kind_and_settings_and_the_host_applies_them_before_init
     assert_eq!(count(&logs, PLUGIN, "init"), 0);
     assert_eq!(runtime.live_plugins(), 0);
 }
+
+fn variant(name: &str) -> std::path::PathBuf {
+    match xtask::build_guests() {
+        Ok(guests) => guests.versioned_variant(name),
+        Err(message) => panic!("the guest plugins could not be built:\n{message}"),
+    }
+}
+
+/// Opens `variant` with `config`; returns what the open gave and how many
+/// times `init` ran.
+fn open_variant(name: &str, config: &[(&str, &str)]) -> (wasmplug::Result<Plugin<Counter>>, usize) {
+    let runtime = runtime();
+    let (opened, logs) = capture_logs(|| {
+        let mut loader = runtime.loader::<Counter>();
+        for (key, value) in config {
+            loader = loader.config(*key, *value);
+        }
+        loader.open(variant(name))
+    });
+    if opened.is_err() {
+        assert_eq!(runtime.live_plugins(), 0, "{name}: nothing stays loaded");
+    }
+    (opened, count(&logs, PLUGIN, "init"))
+}
+
+#[test]
+fn a_plugin_declaring_a_contract_range_outside_the_hosts_is_refused_before_init() {
+    let (opened, inits) = open_variant("declares-contract-2", &[]);
+    match opened {
+        Err(Error::UnsupportedContract {
+            origin,
+            found,
+            supported,
+        }) => {
+            assert_eq!(found, "acme:counter@^2");
+            assert_eq!(supported, "acme:counter@0.3.0");
+            assert!(
+                origin
+                    .to_string()
+                    .contains("versioned-declares-contract-2.wasm"),
+                "{origin}"
+            );
+        }
+        other => panic!("expected UnsupportedContract, got {other:?}"),
+    }
+    assert_eq!(inits, 0, "init never ran");
+}
+
+#[test]
+fn a_malformed_requirement_in_a_plugins_declaration_is_its_metadata_error_before_init() {
+    let (opened, inits) = open_variant("declares-bad-contract", &[]);
+    match opened {
+        Err(Error::Metadata { reason, .. }) => assert!(
+            reason.starts_with(
+                "its declaration: contract `acme:counter@two`: `two` is not a version requirement"
+            ),
+            "{reason}"
+        ),
+        other => panic!("expected Metadata, got {other:?}"),
+    }
+    assert_eq!(inits, 0, "init never ran");
+}
+
+#[test]
+fn a_setting_a_plugin_declares_required_must_be_given_before_init() {
+    let (opened, inits) = open_variant("declares-step-required", &[("start", "5")]);
+    match opened {
+        Err(Error::MissingSetting {
+            plugin,
+            setting,
+            description,
+        }) => {
+            assert_eq!(
+                (plugin.as_str(), setting.as_str(), description.as_str()),
+                (PLUGIN, "step", "what add(1) adds")
+            );
+        }
+        other => panic!("expected MissingSetting, got {other:?}"),
+    }
+    assert_eq!(inits, 0, "init never ran");
+
+    // Given, it loads and is used.
+    let (opened, inits) = open_variant("declares-step-required", &[("start", "5"), ("step", "3")]);
+    let plugin = opened.unwrap();
+    assert_eq!(inits, 1);
+    assert_eq!(add(&plugin, 2).unwrap(), 11);
+    // A reconfiguration without it is refused too, and changes nothing.
+    match plugin.reconfigure([("start", "0")]) {
+        Err(Error::MissingSetting { setting, .. }) => assert_eq!(setting, "step"),
+        other => panic!("expected MissingSetting, got {other:?}"),
+    }
+    assert_eq!(add(&plugin, 1).unwrap(), 14);
+}

@@ -175,3 +175,95 @@ fn a_manifest_reads_on_its_own() {
         "{err:?}"
     );
 }
+
+/// The manifest is part of every configuration `init` gets, not only the
+/// first: a reconfiguration settles the new settings under it again.
+#[test]
+fn reconfigure_applies_the_manifest_again() {
+    let dir = tempfile::tempdir().unwrap();
+    // `start` is required and set by [config]; `step` defaults to 5 here
+    // (the plugin's own declared default is 1).
+    let manifest = format!("{MANIFEST}\n[settings.step]\ndefault = \"5\"\n");
+    let path = install(dir.path(), &manifest);
+    let runtime = runtime();
+    let plugin = runtime.open::<Counter>(&path).unwrap();
+    assert_eq!(add(&plugin, 1), 45, "start 40 from [config], step 5");
+
+    // Nothing given: [config] and the manifest's default, again, on a
+    // fresh instance.
+    let ((), logs) = capture_logs(|| plugin.reconfigure::<String, String>([]).unwrap());
+    assert_eq!(count(&logs, "versioned@1.1.0", "init"), 1);
+    assert_eq!(add(&plugin, 1), 45);
+
+    // The embedder's values win over the manifest's, setting by setting.
+    plugin.reconfigure([("step", "2")]).unwrap();
+    assert_eq!(add(&plugin, 1), 42, "start 40 from [config], step 2");
+    plugin.reconfigure([("start", "7")]).unwrap();
+    assert_eq!(add(&plugin, 1), 12, "start 7, step 5 by the manifest");
+
+    // A setting the manifest does not declare is refused by it, before
+    // any `init`; the live instance serves on with its state.
+    let (refused, logs) = capture_logs(|| plugin.reconfigure([("colour", "blue")]));
+    match refused {
+        Err(Error::Manifest { path: p, reason }) => {
+            assert_eq!(p, path.with_extension("toml"));
+            assert_eq!(
+                reason,
+                "setting `colour` is not declared (declared: start, step)"
+            );
+        }
+        other => panic!("expected Manifest, got {other:?}"),
+    }
+    assert_eq!(count(&logs, "versioned@1.1.0", "init"), 0);
+    assert_eq!(add(&plugin, 1), 17);
+}
+
+#[test]
+fn reconfigure_checks_the_settings_the_manifest_requires() {
+    let dir = tempfile::tempdir().unwrap();
+    // `start` required, and no [config] to give it; `step` declared, with
+    // the plugin's own default (1).
+    let manifest = MANIFEST.replace("[config]\nstart = \"40\"\n", "[settings.step]\n");
+    let path = install(dir.path(), &manifest);
+    let runtime = runtime();
+    match runtime.open::<Counter>(&path) {
+        Err(Error::MissingSetting {
+            plugin, setting, ..
+        }) => {
+            assert_eq!(
+                (plugin.as_str(), setting.as_str()),
+                ("versioned@1.1.0", "start")
+            );
+        }
+        other => panic!("expected MissingSetting, got {other:?}"),
+    }
+    let plugin = runtime
+        .loader::<Counter>()
+        .config("start", "10")
+        .open(&path)
+        .unwrap();
+    assert_eq!(add(&plugin, 1), 11);
+
+    let (refused, logs) = capture_logs(|| plugin.reconfigure([("step", "3")]));
+    match refused {
+        Err(Error::MissingSetting {
+            plugin,
+            setting,
+            description,
+        }) => {
+            assert_eq!(
+                (plugin.as_str(), setting.as_str()),
+                ("versioned@1.1.0", "start")
+            );
+            assert_eq!(description, "where the count starts");
+        }
+        other => panic!("expected MissingSetting, got {other:?}"),
+    }
+    assert_eq!(count(&logs, "versioned@1.1.0", "init"), 0);
+    assert_eq!(add(&plugin, 1), 12, "the live instance serves on");
+
+    plugin
+        .reconfigure([("start", "100"), ("step", "3")])
+        .unwrap();
+    assert_eq!(add(&plugin, 1), 103);
+}

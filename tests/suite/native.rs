@@ -48,12 +48,19 @@ fn fixture(name: &str) -> PathBuf {
     static BUILT: OnceLock<Vec<(String, PathBuf)>> = OnceLock::new();
     let built = BUILT.get_or_init(|| {
         let target = format!("-DTARGET=\"{}\"", abi::TARGET);
-        let variants: [(&str, &[&str]); 6] = [
+        let variants: [(&str, &[&str]); 8] = [
             ("good", &[]),
             ("bad-magic", &["-DMAGIC=\"NOTAPLUG\""]),
             ("abi-99", &["-DABI_VERSION=99"]),
             ("contract-v2", &["-DCONTRACT=\"wasmplug:demo@2.0.0\""]),
             ("changed-wit", &["-DDIGEST_BYTE=0x22"]),
+            // The size of ABI version 1's header without its last field.
+            (
+                "short-header",
+                &["-DHEADER_SIZE=(sizeof(Header)-sizeof(Str))"],
+            ),
+            // Latin-1, not UTF-8.
+            ("latin1-name", &[r#"-DPLUGIN_NAME="caf\xe9""#]),
             ("other-target", &[]),
         ];
         let mut built: Vec<(String, PathBuf)> = variants
@@ -172,6 +179,44 @@ fn each_header_check_has_its_error() {
     let err = open(&fixture("changed-wit")).unwrap_err();
     assert!(
         matches!(&err, NativeError::WitDigest { found, .. } if found.starts_with("2222")),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_malformed_header_is_refused_naming_what_is_wrong() {
+    let short = fixture("short-header");
+    let err = open(&short).unwrap_err();
+    match &err {
+        NativeError::MalformedHeader { path, what } => {
+            assert_eq!(*what, "header size");
+            assert_eq!(*path, short.canonicalize().unwrap());
+        }
+        other => panic!("expected MalformedHeader, got {other}"),
+    }
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{} has a malformed header: its header size is smaller than this ABI's header",
+            short.canonicalize().unwrap().display()
+        )
+    );
+
+    let latin1 = fixture("latin1-name");
+    let err = open(&latin1).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            NativeError::MalformedHeader {
+                what: "plugin name",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .ends_with("has a malformed header: its plugin name is not UTF-8"),
         "{err}"
     );
 }
@@ -313,5 +358,14 @@ fn crash_child_wasm() {
         _ => Fault::Panic,
     };
     let outcome = plugin.call(|f, s| f.acme_faults_faults().call_misbehave(s, fault));
-    assert!(outcome.is_err());
+    match outcome {
+        Err(wasmplug::Error::Trap { code, reason, .. }) => match fault {
+            Fault::OutOfRangeList => assert!(reason.contains("out of bounds"), "{reason}"),
+            _ => assert_eq!(code, Some(wasmplug::wasmtime::Trap::UnreachableCodeReached)),
+        },
+        other => panic!("expected Trap, got {other:?}"),
+    }
+    // And the host goes on serving.
+    let pong = plugin.call(|f, s| f.acme_faults_faults().call_ping(s, 1));
+    assert_eq!(pong.unwrap(), 2);
 }

@@ -66,17 +66,25 @@ thread_local! {
 /// (`with_default`) can miss events when tests on other threads register
 /// the same callsites concurrently (tracing caches callsite interest).
 pub(crate) fn capture_logs<T>(f: impl FnOnce() -> T) -> (T, Vec<Record>) {
+    let records = Arc::new(Mutex::new(Vec::new()));
+    let out = capture_logs_into(&records, f);
+    let records = records.lock().unwrap().clone();
+    (out, records)
+}
+
+/// Runs `f` with plugin log records emitted on this thread appended to
+/// `records`: threads sharing `records` get one log, in the order the
+/// records were emitted.
+pub(crate) fn capture_logs_into<T>(records: &Arc<Mutex<Vec<Record>>>, f: impl FnOnce() -> T) -> T {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         let subscriber = tracing_subscriber::registry().with(Capture);
         tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber");
     });
-    let records = Arc::new(Mutex::new(Vec::new()));
-    SINK.with(|sink| *sink.borrow_mut() = Some(Arc::clone(&records)));
+    SINK.with(|sink| *sink.borrow_mut() = Some(Arc::clone(records)));
     let out = f();
     SINK.with(|sink| *sink.borrow_mut() = None);
-    let records = records.lock().unwrap().clone();
-    (out, records)
+    out
 }
 
 /// How many captured records from `plugin` say exactly `message`.

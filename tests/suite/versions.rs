@@ -9,13 +9,16 @@
 //! 2.0.0; each release's `add` counts from its own start (0, 1000, 2000).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread;
 
 use wasmplug::{Error, OnConflict, Plugin, Reloadable, Runtime};
 
 use crate::custom_contract::Counter;
 use crate::errors::with_custom_section;
 use crate::faults::{in_child_process, rss};
-use crate::support::{capture_logs, count, runtime, wasm};
+use crate::support::{Record, capture_logs, capture_logs_into, count, runtime, wasm};
 
 fn release(version: &str) -> PathBuf {
     match xtask::build_guests() {
@@ -236,22 +239,225 @@ fn hot_reload_lets_calls_in_flight_finish_on_the_old_plugin_whose_shutdown_runs_
     assert_eq!(runtime.live_plugins(), 0);
 }
 
+/// An embedder's reload: the next release is opened, and only if it loads
+/// does it replace the current one (which is returned).
+fn reload(
+    slot: &Reloadable<Counter>,
+    next: wasmplug::Result<Plugin<Counter>>,
+) -> wasmplug::Result<Plugin<Counter>> {
+    next.map(|plugin| slot.replace(plugin))
+}
+
 #[test]
 fn a_failed_reload_leaves_the_current_plugin_serving() {
     let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
     let runtime = runtime();
-    install(dir.path(), "1.1.0", "versioned-1.1.0.wasm");
-    let slot = Reloadable::new(open(&runtime, dir.path(), "versioned@1"));
-    std::fs::write(dir.path().join("broken.wasm"), b"\0asm\x0d\0\x01\0").unwrap();
-    let next = runtime.open::<Counter>(dir.path().join("broken.wasm"));
-    assert!(next.is_err());
-    // `replace` takes a plugin, not a result: nothing to swap in.
-    assert_eq!(
+    install(dir, "1.1.0", "versioned-1.1.0.wasm");
+    let current = open(&runtime, dir, "versioned@1");
+    let slot = Reloadable::new(current.clone());
+    let add_through = |slot: &Reloadable<Counter>| {
         slot.call(|c, s| c.acme_counter_counter().call_add(s, 1))
-            .unwrap(),
-        1
+            .unwrap()
+    };
+    assert_eq!(add_through(&slot), 1);
+
+    // Reloads that fail, each further along: a file that is not a valid
+    // component; the next release compiled but refused by its `validate`
+    // hook (never live); a rebuild under the live plugin's name and
+    // version (refused by the registry holding it).
+    install(dir, "1.2.0", "versioned-1.2.0.wasm");
+    std::fs::write(dir.join("broken.wasm"), b"\0asm\x0d\0\x01\0\x7f\x01\0").unwrap();
+    let rebuilt = with_custom_section(std::fs::read(release("1.1.0")).unwrap());
+    let (failed, logs) = capture_logs(|| {
+        [
+            reload(&slot, runtime.open::<Counter>(dir.join("broken.wasm"))),
+            reload(
+                &slot,
+                runtime
+                    .loader::<Counter>()
+                    .config("start", "2000000")
+                    .open(dir.join("versioned-1.2.0.wasm")),
+            ),
+            reload(
+                &slot,
+                runtime.loader::<Counter>().open_bytes("rebuilt", &rebuilt),
+            ),
+        ]
+    });
+    let [broken, refused, conflict] = failed;
+    assert!(matches!(broken, Err(Error::Malformed { .. })), "{broken:?}");
+    assert!(
+        matches!(
+            refused,
+            Err(Error::Hook {
+                hook: "validate",
+                ..
+            })
+        ),
+        "{refused:?}"
     );
-    assert_eq!(slot.current().metadata().version.to_string(), "1.1.0");
+    assert!(matches!(conflict, Err(Error::Conflict(_))), "{conflict:?}");
+    // None of them ran `init`, and the current plugin was not touched:
+    // the same plugin, with its state, never re-initialised or shut down.
+    for plugin in ["versioned@1.1.0", "versioned@1.2.0"] {
+        assert_eq!(count(&logs, plugin, "init"), 0, "{logs:?}");
+        assert_eq!(count(&logs, plugin, "shutdown"), 0, "{logs:?}");
+    }
+    assert!(Plugin::ptr_eq(&slot.current(), &current));
+    assert_eq!(add_through(&slot), 2);
+    assert_eq!(runtime.live_plugins(), 1);
+
+    // A reload that works still replaces it.
+    let old = reload(
+        &slot,
+        runtime.open::<Counter>(dir.join("versioned-1.2.0.wasm")),
+    )
+    .unwrap();
+    assert!(Plugin::ptr_eq(&old, &current));
+    assert_eq!(add_through(&slot), 1001);
+}
+
+/// Where the replacement in the concurrent reload test counts from: far
+/// above anything the replaced plugin reaches.
+const NEW_START: u64 = 1_000_000;
+
+/// Records `message` in the shared `log`, between the plugins' records.
+fn mark(log: &Mutex<Vec<Record>>, message: String) {
+    log.lock().unwrap().push(Record {
+        plugin: "test".to_owned(),
+        message,
+    });
+}
+
+#[test]
+fn concurrent_callers_through_a_reload_each_finish_on_one_plugin_and_the_old_one_shuts_down_once_drained()
+ {
+    const CALLERS: usize = 4;
+    let runtime = runtime();
+    let old = runtime.open::<Counter>(release("1.1.0")).unwrap();
+    let new = runtime
+        .loader::<Counter>()
+        .config("start", NEW_START.to_string())
+        .open(release("1.2.0"))
+        .unwrap();
+    let slot = Reloadable::new(old);
+    // One log for every thread, in the order things happened: each call
+    // records the total it got from inside the call (so before the call
+    // lets go of its plugin), and the plugins record `shutdown`.
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let calls_on_old = AtomicUsize::new(0);
+
+    let (callers, long) = thread::scope(|scope| {
+        // Callers: each goes on until it has made three calls on the new
+        // plugin.
+        let callers: Vec<_> = (0..CALLERS)
+            .map(|_| {
+                scope.spawn(|| {
+                    capture_logs_into(&log, || {
+                        let mut totals = Vec::new();
+                        while totals.iter().filter(|&&t| t > NEW_START).count() < 3 {
+                            let total = slot
+                                .call(|c, s| {
+                                    let total = c.acme_counter_counter().call_add(s, 1)?;
+                                    mark(&log, format!("call {total}"));
+                                    Ok(total)
+                                })
+                                .unwrap();
+                            if total < NEW_START {
+                                calls_on_old.fetch_add(1, Ordering::SeqCst);
+                            }
+                            totals.push(total);
+                        }
+                        totals
+                    })
+                })
+            })
+            .collect();
+        while calls_on_old.load(Ordering::SeqCst) < 20 {
+            thread::yield_now();
+        }
+
+        // A long call, in flight on the old plugin while it is replaced.
+        let (in_flight_tx, in_flight) = mpsc::channel();
+        let (replaced_tx, replaced) = mpsc::channel();
+        let (log, slot) = (&log, &slot);
+        let long = scope.spawn(move || {
+            capture_logs_into(log, || {
+                slot.call(|c, s| {
+                    let counter = c.acme_counter_counter();
+                    let before = counter.call_add(&mut *s, 1)?;
+                    mark(log, format!("call {before}"));
+                    in_flight_tx.send(()).unwrap();
+                    replaced.recv().unwrap();
+                    let after = counter.call_add(&mut *s, 1)?;
+                    mark(log, format!("call {after}"));
+                    Ok((before, after))
+                })
+                .unwrap()
+            })
+        });
+        in_flight.recv().unwrap();
+        capture_logs_into(log, || {
+            let old = slot.replace(new);
+            mark(log, "replaced".to_owned());
+            drop(old);
+        });
+        replaced_tx.send(()).unwrap();
+        let callers: Vec<Vec<u64>> = callers.into_iter().map(|h| h.join().unwrap()).collect();
+        (callers, long.join().unwrap())
+    });
+
+    // The long call ran on the old plugin from start to end, alone.
+    let (before, after) = long;
+    assert!(after < NEW_START, "the call in flight stayed on 1.1");
+    assert_eq!(after, before + 1);
+    // Every call ran on exactly one of the two, once: the old plugin's
+    // totals are 1, 2, 3, …, the new one's NEW_START + 1, + 2, …; and a
+    // caller that reached the new plugin never went back.
+    let mut on_old = vec![before, after];
+    let mut on_new: Vec<u64> = Vec::new();
+    for totals in &callers {
+        let first_new = totals.iter().position(|&t| t > NEW_START).unwrap();
+        assert!(
+            totals[first_new..].iter().all(|&t| t > NEW_START),
+            "{totals:?}"
+        );
+        on_old.extend(&totals[..first_new]);
+        on_new.extend(&totals[first_new..]);
+    }
+    on_old.sort_unstable();
+    on_new.sort_unstable();
+    assert_eq!(on_old, (1..=on_old.len() as u64).collect::<Vec<_>>());
+    assert_eq!(
+        on_new,
+        (NEW_START + 1..=NEW_START + on_new.len() as u64).collect::<Vec<_>>()
+    );
+    assert!(on_new.len() >= 3 * CALLERS);
+
+    // The old plugin shut down once, after the replace and after the last
+    // call on it; the new one serves on.
+    let log = log.lock().unwrap().clone();
+    let shutdowns: Vec<usize> = (0..log.len())
+        .filter(|&i| log[i] == record("versioned@1.1.0", "shutdown"))
+        .collect();
+    assert_eq!(shutdowns.len(), 1, "{log:?}");
+    let position = |message: &str| log.iter().position(|r| r == &record("test", message));
+    assert!(shutdowns[0] > position("replaced").unwrap());
+    let last_on_old = position(&format!("call {}", on_old.last().unwrap())).unwrap();
+    assert!(shutdowns[0] > last_on_old, "{log:?}");
+    assert_eq!(count(&log, "versioned@1.2.0", "shutdown"), 0);
+    assert_eq!(count(&log, "versioned@1.1.0", "init"), 0);
+    assert_eq!(count(&log, "versioned@1.2.0", "init"), 0);
+    assert_eq!(runtime.live_plugins(), 1);
+    assert_eq!(slot.current().metadata().version.to_string(), "1.2.0");
+}
+
+fn record(plugin: &str, message: &str) -> Record {
+    Record {
+        plugin: plugin.to_owned(),
+        message: message.to_owned(),
+    }
 }
 
 #[test]

@@ -86,6 +86,22 @@ impl Guests {
         );
         path
     }
+
+    /// The test fixture `versioned` built as `variant` (one of
+    /// [`VERSIONED_VARIANTS`]): `versioned-<variant>.wasm`, release 1.1.0
+    /// with a wrong declaration.
+    ///
+    /// # Panics
+    ///
+    /// If that variant was not built.
+    pub fn versioned_variant(&self, variant: &str) -> PathBuf {
+        let path = self.dir.join(format!("versioned-{variant}.wasm"));
+        assert!(
+            path.is_file(),
+            "no variant {variant} of the versioned fixture (built: {VERSIONED_VARIANTS:?})"
+        );
+        path
+    }
 }
 
 /// The releases of the test fixture `versioned` the builder makes, with
@@ -94,6 +110,14 @@ pub const VERSIONED_RELEASES: &[(&str, Option<&str>)] = &[
     ("1.1.0", None),
     ("1.2.0", Some("v1_2")),
     ("2.0.0", Some("v2_0")),
+];
+
+/// Variants of release 1.1.0 of the test fixture `versioned` whose own
+/// declaration is wrong, with the cargo feature that selects each.
+pub const VERSIONED_VARIANTS: &[(&str, &str)] = &[
+    ("declares-contract-2", "declares_contract_2"),
+    ("declares-bad-contract", "declares_bad_contract"),
+    ("declares-step-required", "declares_step_required"),
 ];
 
 /// The guest workspaces the builder compiles, relative to the root.
@@ -128,10 +152,15 @@ fn build() -> Result<Guests, String> {
     for workspace in WORKSPACES {
         cargo_build(workspace, Some(TARGET), "release", &target_dir, &[])?;
     }
-    // One fixture source released as several versions: each build is kept
-    // under its version's name (cargo caches each feature set's build).
+    // One fixture source released as several versions, and variants of one
+    // release: each build is kept under its version's or variant's name
+    // (cargo caches each feature set's build).
     let wasm_dir = target_dir.join(TARGET).join("release");
-    for (version, feature) in VERSIONED_RELEASES {
+    let builds = VERSIONED_RELEASES
+        .iter()
+        .copied()
+        .chain(VERSIONED_VARIANTS.iter().map(|&(name, f)| (name, Some(f))));
+    for (name, feature) in builds {
         let mut args = vec!["--package", "versioned"];
         args.extend(feature.iter().flat_map(|f| ["--features", *f]));
         cargo_build(
@@ -141,7 +170,7 @@ fn build() -> Result<Guests, String> {
             &target_dir,
             &args,
         )?;
-        let release = wasm_dir.join(format!("versioned-{version}.wasm"));
+        let release = wasm_dir.join(format!("versioned-{name}.wasm"));
         copy_atomically(&wasm_dir.join("versioned.wasm"), &release)
             .map_err(|e| format!("cannot copy {}: {e}", release.display()))?;
     }
