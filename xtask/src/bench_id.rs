@@ -7,6 +7,8 @@
 //!
 //! Lists are in the order the report shows them.
 
+// --- `compare`: the Wasm-vs-native comparison --------------------------------
+
 /// Loading the bench plugin; its functions are [`LOAD_STEPS`].
 pub const LOAD: &str = "load";
 /// The scalar call (`add-one`), which most targets are about.
@@ -104,8 +106,58 @@ pub fn parse_throughput_run(function: &str) -> Option<(&str, u32)> {
 /// output directory (`CRITERION_HOME`).
 pub const MEMORY_FILE: &str = "memory.json";
 
+// --- `limits`: what the runtime's configuration and its limits cost ----------
+
+/// A scalar call (`add-one`) through wasmplug, per configuration: the call
+/// path's cost.
+pub const CONFIG_SCALAR: &str = "config: scalar call";
+/// Summing 64 KB in the guest (`sum`), per configuration: mostly guest
+/// code, so it shows how much instrumentation slows the guest down.
+pub const CONFIG_SUM: &str = "config: 64 KB sum";
+/// A fresh instance (store, instantiation, `init`), per configuration.
+pub const CONFIG_INSTANTIATE: &str = "config: instantiate";
+
+/// The groups of the `limits` bench: a column each in the report's
+/// configuration table, a function per configuration ([`CONFIGS`]).
+pub const CONFIG_GROUPS: [&str; 3] = [CONFIG_SCALAR, CONFIG_SUM, CONFIG_INSTANTIATE];
+
+/// `Runtime::new()`: pooling (with freed slots kept resident where Linux
+/// has `PAGEMAP_SCAN`), concurrency support off, no epochs, no fuel.
+pub const DEFAULT: &str = "default";
+/// `concurrency_support(true)`.
+pub const CONCURRENCY_SUPPORT: &str = "concurrency support on";
+/// `pooling(false)`: instances allocated on demand.
+pub const NO_POOLING: &str = "no pooling";
+/// `epoch_interruption(true)`, no deadline set.
+pub const EPOCHS: &str = "epoch interruption on";
+/// `epoch_interruption(true)` and a 1 s deadline per call.
+pub const DEADLINE: &str = "deadline 1 s";
+/// `fuel(true)`, no fuel limit set.
+pub const FUEL: &str = "fuel metering on";
+/// `fuel(true)` and a fuel limit per call (ample for the call).
+pub const FUEL_LIMIT: &str = "fuel limit";
+/// A 64 MiB memory limit.
+pub const MEMORY_LIMIT: &str = "memory limit";
+/// The default runtime, called on a private instance
+/// (`PluginPre::instantiate`: no shared instance's lock).
+pub const PRIVATE_INSTANCE: &str = "private instance";
+
+/// The functions of the `limits` groups: the configurations, [`DEFAULT`]
+/// first (the others are compared with it).
+pub const CONFIGS: [&str; 9] = [
+    DEFAULT,
+    CONCURRENCY_SUPPORT,
+    NO_POOLING,
+    EPOCHS,
+    DEADLINE,
+    FUEL,
+    FUEL_LIMIT,
+    MEMORY_LIMIT,
+    PRIVATE_INSTANCE,
+];
+
 /// Every group, in report order.
-pub const GROUPS: [&str; 8] = [
+pub const GROUPS: [&str; 11] = [
     LOAD,
     SCALAR,
     STRING_1KB,
@@ -114,6 +166,9 @@ pub const GROUPS: [&str; 8] = [
     HOST_IMPORT_X100,
     INSTANTIATE,
     THROUGHPUT,
+    CONFIG_SCALAR,
+    CONFIG_SUM,
+    CONFIG_INSTANTIATE,
 ];
 
 /// The known functions of `group`, in report order.
@@ -121,6 +176,7 @@ pub fn functions(group: &str) -> &'static [&'static str] {
     match group {
         LOAD => &LOAD_STEPS,
         THROUGHPUT => &THROUGHPUT_RUNS,
+        CONFIG_SCALAR | CONFIG_SUM | CONFIG_INSTANTIATE => &CONFIGS,
         _ => &BACKENDS,
     }
 }
@@ -145,7 +201,7 @@ mod tests {
 
     #[test]
     fn ids_are_unique_within_their_lists() {
-        for list in [&GROUPS[..], &BACKENDS, &LOAD_STEPS] {
+        for list in [&GROUPS[..], &BACKENDS, &LOAD_STEPS, &CONFIGS] {
             for (i, id) in list.iter().enumerate() {
                 assert!(!list[i + 1..].contains(id), "{id:?} twice");
             }

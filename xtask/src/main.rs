@@ -1,7 +1,7 @@
 //! wasmplug's main job: the Wasm-vs-native comparison on the bundled
-//! plugins. Runs the `compare` benches (quick by default, `--full` for
-//! criterion's full statistics), shows progress, prints the table and the
-//! targets, and writes a Markdown report and an SVG chart.
+//! plugins. Runs the `compare` and `limits` benches (quick by default,
+//! `--full` for criterion's full statistics), shows progress, prints the
+//! tables and the targets, and writes a Markdown report and an SVG chart.
 //!
 //! `cargo run --release -p xtask` (the comparison), `... -- --full`, and
 //! `... -- demo` (load each bundled plugin and show a sample call).
@@ -88,8 +88,8 @@ fn compare(full: bool, out: Option<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// `cargo bench --bench compare`, with a spinner that names the case being
-/// measured; criterion's own output goes to `log`.
+/// `cargo bench --bench compare --bench limits`, with a spinner that names
+/// the case being measured; criterion's own output goes to `log`.
 fn run_benches(full: bool, criterion: &Path, log: &Path) -> Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
@@ -102,6 +102,8 @@ fn run_benches(full: bool, criterion: &Path, log: &Path) -> Result<()> {
             "wasmplug-benches",
             "--bench",
             "compare",
+            "--bench",
+            "limits",
             "--",
         ])
         .env("CRITERION_HOME", criterion)

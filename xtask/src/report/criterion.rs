@@ -159,7 +159,7 @@ mod tests {
     fn load_reads_every_result_by_group_and_function() {
         let dir = full_dir();
         let results = load(dir.path()).unwrap();
-        assert_eq!(results.measurements.len(), 4 + 2 + 5 * 5 + 4);
+        assert_eq!(results.measurements.len(), 4 + 2 + 5 * 5 + 4 + 3 * 9);
         let m = results.get("string 1 KB", "wasmplug").unwrap();
         assert_eq!(m.median_ns, 640.0);
         assert_eq!(m.mad_ns, 3.0);

@@ -70,6 +70,26 @@ pub(super) fn full_dir() -> tempfile::TempDir {
     bench(d, "throughput", "native 2 threads", 105.0, 1.0);
     bench(d, "throughput", "wasmplug 1 thread", 200.0, 2.0);
     bench(d, "throughput", "wasmplug 2 threads", 250.0, 2.0);
+    // The `limits` bench: each configuration a multiple of the default.
+    for (group, default) in [
+        ("config: scalar call", 160.0),
+        ("config: 64 KB sum", 30e3),
+        ("config: instantiate", 5e3),
+    ] {
+        for (config, factor) in [
+            ("default", 1.0),
+            ("concurrency support on", 3.0),
+            ("no pooling", 1.5),
+            ("epoch interruption on", 1.1),
+            ("deadline 1 s", 1.12),
+            ("fuel metering on", 1.25),
+            ("fuel limit", 1.3),
+            ("memory limit", 1.0),
+            ("private instance", 0.9),
+        ] {
+            bench(d, group, config, default * factor, 1.0);
+        }
+    }
     // Criterion's HTML reports and a baseline: ignored.
     fs::create_dir_all(d.join("report")).unwrap();
     fs::write(d.join("report/index.html"), "<html></html>").unwrap();

@@ -68,6 +68,11 @@ pub(super) fn format_rate(rate: f64) -> String {
         )
 }
 
+/// A ratio as a change in percent, e.g. `+12%` for 1.12.
+pub(super) fn format_change(ratio: f64) -> String {
+    format!("{:+.0}%", (ratio - 1.0) * 100.0)
+}
+
 /// A byte count with 3 significant digits and a binary unit, e.g. `121 KiB`.
 pub(super) fn format_bytes(bytes: u64) -> String {
     let bytes = bytes as f64;
@@ -115,5 +120,7 @@ mod tests {
         assert_eq!(format_ratio(9.996), "10.0×");
         assert_eq!(format_bytes(789), "789 B");
         assert_eq!(format_bytes(3 << 20), "3.00 MiB");
+        assert_eq!(format_change(1.124), "+12%");
+        assert_eq!(format_change(0.97), "-3%");
     }
 }

@@ -6,21 +6,30 @@ use super::results::Results;
 use super::sections::{sections, targets_section};
 use super::targets::targets;
 
-/// The report as Markdown: the machine, the call, load, throughput and
-/// memory tables, and the targets.
+/// The report as Markdown: the machine, the call, load, throughput,
+/// memory and configuration tables, and the targets.
 pub fn markdown(results: &Results, machine: &Machine) -> String {
-    let mut out = format!(
+    format!(
         "# wasmplug: Wasm vs native\n\n\
          **Machine:** {} · **Date:** {} · **Mode:** {}\n\n\
-         Times are criterion's medians ± median absolute deviation.\n",
-        machine.description, machine.date, machine.mode
-    );
+         Times are criterion's medians ± median absolute deviation.\n{}",
+        machine.description,
+        machine.date,
+        machine.mode,
+        sections_markdown(results, 2)
+    )
+}
+
+/// Every section and the targets, each under a heading of `level` and
+/// after a blank line.
+pub(super) fn sections_markdown(results: &Results, level: usize) -> String {
+    let mut out = String::new();
     for section in sections(results)
         .iter()
         .chain([&targets_section(&targets(results))])
     {
         out.push('\n');
-        out.push_str(&section.markdown());
+        out.push_str(&section.markdown(level));
     }
     out
 }
@@ -52,6 +61,8 @@ mod tests {
             "## Load",
             "## Throughput",
             "## Memory",
+            "## Runtime configuration",
+            "| configuration | scalar call | × default | 64 KB sum | × default | instantiate | × default |",
             "## Targets",
             "| wasm scalar call (wasmplug) | ≤ 150 ns | 160 ns | missed |",
         ] {

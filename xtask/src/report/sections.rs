@@ -1,23 +1,28 @@
 //! What the report shows: a section per kind of result (calls, load,
-//! throughput, memory) and one for the targets.
+//! throughput, memory, runtime configurations) and one for the targets.
 
-use super::format::{cell, format_bytes, format_rate, format_ratio, or_na, ratio_cell};
+use super::format::{
+    cell, format_bytes, format_change, format_rate, format_ratio, or_na, ratio_cell,
+};
 use super::results::{Memory, Results, ordered};
 use super::table::{Section, Table};
 use super::targets::Target;
 use super::throughput::{requests_per_second, scaling};
 use crate::bench_id::{
-    LOAD, NATIVE_BRIDGE, THROUGHPUT, WASM_COMPILE, WASM_FROM_CACHE, WASMPLUG, parse_throughput_run,
+    CONCURRENCY_SUPPORT, CONFIG_GROUPS, CONFIG_INSTANTIATE, CONFIG_SCALAR, CONFIG_SUM, CONFIGS,
+    DEADLINE, DEFAULT, EPOCHS, FUEL, FUEL_LIMIT, LOAD, NATIVE_BRIDGE, NO_POOLING, THROUGHPUT,
+    WASM_COMPILE, WASM_FROM_CACHE, WASMPLUG, parse_throughput_run,
 };
 
-/// The sections for the results: calls, load, throughput (those measured)
-/// and memory.
+/// The sections for the results: calls, load, throughput (those measured),
+/// memory, and the runtime configurations (if measured).
 pub(super) fn sections(results: &Results) -> Vec<Section> {
     [
         calls_section(results),
         load_section(results),
         throughput_section(results),
         Some(memory_section(&results.memory)),
+        config_section(results),
     ]
     .into_iter()
     .flatten()
@@ -107,6 +112,85 @@ fn throughput_section(results: &Results) -> Option<Section> {
         table,
         notes,
     })
+}
+
+/// What each runtime configuration costs (the `limits` bench): a row per
+/// configuration, a column per measure with its ratio to the default; the
+/// notes spell out the costs the runtime's docs quote.
+fn config_section(results: &Results) -> Option<Section> {
+    let groups: Vec<&str> = CONFIG_GROUPS
+        .into_iter()
+        .filter(|g| results.group(g).next().is_some())
+        .collect();
+    if groups.is_empty() {
+        return None;
+    }
+    let configs = ordered(
+        &CONFIGS,
+        groups
+            .iter()
+            .flat_map(|g| results.group(g))
+            .map(|m| m.function.as_str()),
+    );
+    let mut header = vec!["configuration"];
+    for group in &groups {
+        // The column names the measure; the table says it is per
+        // configuration.
+        header.extend([group.strip_prefix("config: ").unwrap_or(group), "× default"]);
+    }
+    let mut table = Table::new(&header);
+    for config in &configs {
+        let mut row = vec![(*config).to_owned()];
+        for group in &groups {
+            row.push(cell(results.get(group, config)));
+            row.push(ratio_cell(vs_default(results, group, config)));
+        }
+        table.rows.push(row);
+    }
+    let mut notes = vec![
+        "`× default`: this configuration's median over the default runtime's \
+         (pooling, concurrency support, epochs and fuel off, no limits)."
+            .to_owned(),
+    ];
+    let ratio = |group, config| vs_default(results, group, config).map(format_ratio);
+    if let Some(r) = ratio(CONFIG_SCALAR, CONCURRENCY_SUPPORT) {
+        notes.push(format!(
+            "Concurrency support on: a scalar call takes {r} as long as with it off."
+        ));
+    }
+    let slowdowns: Vec<String> = [EPOCHS, DEADLINE, FUEL, FUEL_LIMIT]
+        .into_iter()
+        .filter_map(|config| {
+            let r = vs_default(results, CONFIG_SUM, config)?;
+            Some(format!("{config} {}", format_change(r)))
+        })
+        .collect();
+    if !slowdowns.is_empty() {
+        notes.push(format!(
+            "Guest code (the 64 KB sum) under instrumentation: {}.",
+            slowdowns.join(", ")
+        ));
+    }
+    if let Some(r) = ratio(CONFIG_INSTANTIATE, NO_POOLING) {
+        notes.push(format!(
+            "Instantiation without pooling takes {r} as long as with it."
+        ));
+    }
+    notes.push(
+        "Not measured: pooling without keeping freed slots resident (`PAGEMAP_SCAN`); \
+         no public setting turns that off."
+            .to_owned(),
+    );
+    Some(Section {
+        title: "Runtime configuration (wasmplug, median ± MAD per iteration)",
+        table,
+        notes,
+    })
+}
+
+/// `config`'s median in `group` over the default configuration's.
+fn vs_default(results: &Results, group: &str, config: &str) -> Option<f64> {
+    results.ratio((group, config), (group, DEFAULT))
 }
 
 /// The memory measurements.
@@ -232,5 +316,58 @@ mod tests {
         let dir = full_dir();
         let text = targets_table(&targets(&load(dir.path()).unwrap()));
         assert!(text.contains("1.07×") && text.contains("missed"), "{text}");
+    }
+
+    #[test]
+    fn configurations_are_compared_with_the_default() {
+        let dir = full_dir();
+        let text = table(&load(dir.path()).unwrap());
+        let calls = text.split("Load").next().unwrap();
+        assert!(
+            !calls.contains("config"),
+            "configurations in the call table:\n{calls}"
+        );
+        // A row's cells: the columns are at least two spaces apart.
+        let row = |name: &str| -> Vec<&str> {
+            let line = text.lines().find(|l| l.starts_with(name)).unwrap();
+            line.split("  ")
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect()
+        };
+        assert_eq!(
+            row("configuration"),
+            [
+                "configuration",
+                "scalar call",
+                "× default",
+                "64 KB sum",
+                "× default",
+                "instantiate",
+                "× default"
+            ]
+        );
+        assert_eq!(row("default")[1..3], ["160 ns ± 1.00 ns", "1.00×"]);
+        assert_eq!(
+            row("concurrency support on")[1..3],
+            ["480 ns ± 1.00 ns", "3.00×"]
+        );
+        assert_eq!(row("no pooling")[5..], ["7.50 µs ± 1.00 ns", "1.50×"]);
+        for note in [
+            "Concurrency support on: a scalar call takes 3.00× as long",
+            "epoch interruption on +10%, deadline 1 s +12%, fuel metering on +25%, fuel limit +30%",
+            "Instantiation without pooling takes 1.50× as long",
+            "Not measured: pooling without keeping freed slots resident",
+        ] {
+            assert!(text.contains(note), "no {note:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn without_the_limits_bench_there_is_no_configuration_table() {
+        let dir = tempfile::tempdir().unwrap();
+        bench(dir.path(), "scalar", "wasmplug", 160.0, 3.0);
+        let text = table(&load(dir.path()).unwrap());
+        assert!(!text.contains("Runtime configuration"), "{text}");
     }
 }

@@ -83,8 +83,10 @@ impl Section {
         out
     }
 
-    pub(super) fn markdown(&self) -> String {
-        let mut out = format!("## {}\n\n{}", self.title, self.table.markdown());
+    /// The section under a heading of `level` (`##` for 2).
+    pub(super) fn markdown(&self, level: usize) -> String {
+        let hashes = "#".repeat(level);
+        let mut out = format!("{hashes} {}\n\n{}", self.title, self.table.markdown());
         for note in &self.notes {
             out.push('\n');
             out.push_str(note);
