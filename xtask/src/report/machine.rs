@@ -3,8 +3,10 @@
 use std::fs;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use serde::{Deserialize, Serialize};
+
 /// Where and how the benches ran, for the report's header.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Machine {
     /// CPU, cores and OS, e.g. `AMD EPYC 7B13, 2 cores, linux/x86_64`.
     pub description: String,

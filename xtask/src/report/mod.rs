@@ -7,13 +7,15 @@
 //! (`results`); `targets` checks them against the design doc; `sections`
 //! lays them out as tables (`table`); `markdown` and `svg` render them;
 //! `format` formats numbers, `throughput` turns runs into rates, and
-//! `machine` describes where they were measured. Results are found by the
+//! `machine` describes where they were measured; `readme` writes and
+//! checks the README's copy of the tables. Results are found by the
 //! ids in [`crate::bench_id`], which the benches name them with.
 
 mod criterion;
 mod format;
 mod machine;
 mod markdown;
+mod readme;
 mod results;
 mod sections;
 mod svg;
@@ -32,6 +34,7 @@ use anyhow::{Context, Result};
 pub use criterion::load;
 pub use machine::{Machine, machine};
 pub use markdown::markdown;
+pub use readme::{BEGIN, END, check_section, readme_section, replace_section};
 pub use results::{Measurement, Memory, Results};
 pub use sections::{table, targets_table};
 pub use svg::svg;
