@@ -14,6 +14,8 @@ use wasmplug::{Plugin, PluginState, Runtime};
 use wasmplug_contracts::gateway::wasmplug::gateway::types::Request;
 use wasmplug_contracts::{GatewayFilter, GatewayFilterNative};
 use wasmplug_native::{NativeLoader, NativePlugin};
+use xtask::bench_id::MEMORY_FILE;
+use xtask::report;
 
 /// The bench plugin's logic, the very file the plugin is built from: the
 /// in-process baseline runs exactly what the plugin runs.
@@ -211,20 +213,22 @@ impl Memory {
         }
     }
 
-    /// Writes the measurement as `memory.json` into `dir` (the report reads
-    /// it from criterion's output directory).
+    /// Writes the measurement into `dir` as the report reads it from
+    /// criterion's output directory ([`MEMORY_FILE`], in the report's own
+    /// [`report::Memory`] format).
     ///
     /// # Errors
     ///
     /// When the file cannot be written.
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
-        let json = serde_json::json!({
-            "instances": self.instances,
-            "wasm_bytes_per_instance": self.wasm_bytes_per_instance,
-            "native_bytes": self.native_bytes,
-        });
+        let memory = report::Memory {
+            instances: Some(self.instances as u64),
+            wasm_bytes_per_instance: self.wasm_bytes_per_instance,
+            native_bytes: self.native_bytes,
+        };
+        let json = serde_json::to_string_pretty(&memory).map_err(std::io::Error::other)?;
         std::fs::create_dir_all(dir)?;
-        std::fs::write(dir.join("memory.json"), format!("{json:#}\n"))
+        std::fs::write(dir.join(MEMORY_FILE), json + "\n")
     }
 }
 

@@ -3,8 +3,9 @@
 //! raw wasmtime on the same component and engine, a direct `extern "C"`
 //! call, and the plugin's logic called in-process.
 //!
-//! Creation is timed apart from calls. Group and function names are what
-//! the report (`xtask::report`) reads; keep them in step.
+//! Creation is timed apart from calls. Group and function names are the
+//! ids in `xtask::bench_id`, by which the report (`xtask::report`) finds
+//! the results.
 //!
 //! `cargo run --release -p xtask` runs this and writes the report;
 //! `cargo bench -p wasmplug-benches --bench compare` runs it alone.
@@ -25,6 +26,7 @@ use wasmplug_benches::{
 use wasmplug_contracts::gateway::wasmplug::gateway::types::Verdict;
 use wasmplug_contracts::{GatewayFilter, GatewayFilterApi, GatewayFilterNative};
 use wasmplug_native::{NativeLoader, NativePlugin};
+use xtask::bench_id as id;
 
 /// The floor: the plugin's `add-one` as a plain C-ABI function of this
 /// binary, called through a function pointer.
@@ -74,12 +76,12 @@ fn load(c: &mut Criterion, guests: &xtask::Guests) {
         .compile("bench", &wasm)
         .expect("fills the cache");
 
-    let mut group = c.benchmark_group("load");
+    let mut group = c.benchmark_group(id::LOAD);
     // Compiling takes tens of milliseconds: few, equal samples.
     group.sampling_mode(SamplingMode::Flat).sample_size(10);
     // What is loaded is dropped outside the timing, fifty at a time.
     let batch = BatchSize::NumIterations(50);
-    group.bench_function("wasm compile", |b| {
+    group.bench_function(id::WASM_COMPILE, |b| {
         b.iter_batched(
             || (),
             |()| {
@@ -90,7 +92,7 @@ fn load(c: &mut Criterion, guests: &xtask::Guests) {
             batch,
         )
     });
-    group.bench_function("wasm from cache", |b| {
+    group.bench_function(id::WASM_FROM_CACHE, |b| {
         b.iter_batched(
             || (),
             |()| cached.loader::<Bench>().compile("bench", black_box(&wasm)),
@@ -99,7 +101,7 @@ fn load(c: &mut Criterion, guests: &xtask::Guests) {
     });
     // One at a time: while an opened plugin is live, opening it again
     // returns it (instantiate-once) instead of loading it.
-    group.bench_function("wasm open from cache", |b| {
+    group.bench_function(id::WASM_OPEN_FROM_CACHE, |b| {
         b.iter_batched(
             || (),
             |()| {
@@ -130,7 +132,7 @@ fn load(c: &mut Criterion, guests: &xtask::Guests) {
         std::fs::write(&path, bytes).expect("writes a copy");
         path
     };
-    group.bench_function("native open", |b| {
+    group.bench_function(id::NATIVE_OPEN, |b| {
         b.iter_batched(
             &mut fresh_copy,
             |path| {
@@ -148,16 +150,16 @@ fn load(c: &mut Criterion, guests: &xtask::Guests) {
 /// A fresh instance from the pre-instance: a new store, instantiation and
 /// `init`. Instances are dropped outside the timing, a hundred at a time.
 fn instantiate(c: &mut Criterion, setup: &Setup) {
-    let mut group = c.benchmark_group("instantiate");
+    let mut group = c.benchmark_group(id::INSTANTIATE);
     let pre = setup.plugins.wasm.pre();
-    group.bench_function("raw wasmtime", |b| {
+    group.bench_function(id::RAW_WASMTIME, |b| {
         b.iter_batched(
             || (),
             |()| setup.raw_bench.instantiate().expect("instantiates"),
             BatchSize::NumIterations(100),
         )
     });
-    group.bench_function("wasmplug", |b| {
+    group.bench_function(id::WASMPLUG, |b| {
         b.iter_batched(
             || (),
             |()| pre.instantiate().expect("instantiates"),
@@ -218,70 +220,70 @@ fn calls(c: &mut Criterion, setup: &Setup) {
         );
     }
 
-    let mut group = c.benchmark_group("scalar");
-    group.bench_function("in-process", |b| b.iter(|| ops::add_one(black_box(7))));
+    let mut group = c.benchmark_group(id::SCALAR);
+    group.bench_function(id::IN_PROCESS, |b| b.iter(|| ops::add_one(black_box(7))));
     let direct: extern "C" fn(u64) -> u64 = black_box(direct_add_one);
-    group.bench_function("direct fn pointer", |b| b.iter(|| direct(black_box(7))));
-    group.bench_function("native bridge", |b| {
+    group.bench_function(id::DIRECT_FN_POINTER, |b| b.iter(|| direct(black_box(7))));
+    group.bench_function(id::NATIVE_BRIDGE, |b| {
         b.iter(|| native.add_one(black_box(7)).unwrap())
     });
-    group.bench_function("raw wasmtime", |b| {
+    group.bench_function(id::RAW_WASMTIME, |b| {
         b.iter(|| ops_raw.call_add_one(&mut raw.store, black_box(7)).unwrap())
     });
-    group.bench_function("wasmplug", |b| {
+    group.bench_function(id::WASMPLUG, |b| {
         b.iter(|| wasm.add_one(black_box(7)).unwrap())
     });
     group.finish();
 
-    let mut group = c.benchmark_group("string 1 KB");
+    let mut group = c.benchmark_group(id::STRING_1KB);
     group.throughput(Throughput::Bytes(string.len() as u64));
-    group.bench_function("in-process", |b| {
+    group.bench_function(id::IN_PROCESS, |b| {
         b.iter(|| ops::echo(black_box(string.as_str())))
     });
-    group.bench_function("native bridge", |b| {
+    group.bench_function(id::NATIVE_BRIDGE, |b| {
         b.iter(|| native.echo(black_box(&string)).unwrap())
     });
-    group.bench_function("raw wasmtime", |b| {
+    group.bench_function(id::RAW_WASMTIME, |b| {
         b.iter(|| {
             ops_raw
                 .call_echo(&mut raw.store, black_box(&string))
                 .unwrap()
         })
     });
-    group.bench_function("wasmplug", |b| {
+    group.bench_function(id::WASMPLUG, |b| {
         b.iter(|| wasm.echo(black_box(&string)).unwrap())
     });
     group.finish();
 
-    let mut group = c.benchmark_group("bytes 64 KB");
+    let mut group = c.benchmark_group(id::BYTES_64KB);
     group.throughput(Throughput::Bytes(bytes.len() as u64));
-    group.bench_function("in-process", |b| b.iter(|| ops::sum(black_box(&bytes))));
-    group.bench_function("native bridge", |b| {
+    group.bench_function(id::IN_PROCESS, |b| b.iter(|| ops::sum(black_box(&bytes))));
+    group.bench_function(id::NATIVE_BRIDGE, |b| {
         b.iter(|| native.sum(black_box(&bytes)).unwrap())
     });
-    group.bench_function("raw wasmtime", |b| {
+    group.bench_function(id::RAW_WASMTIME, |b| {
         b.iter(|| ops_raw.call_sum(&mut raw.store, black_box(&bytes)).unwrap())
     });
-    group.bench_function("wasmplug", |b| {
+    group.bench_function(id::WASMPLUG, |b| {
         b.iter(|| wasm.sum(black_box(&bytes)).unwrap())
     });
     group.finish();
 
-    let mut group = c.benchmark_group("host import x100");
-    group.bench_function("in-process", |b| {
+    let mut group = c.benchmark_group(id::HOST_IMPORT_X100);
+    group.bench_function(id::IN_PROCESS, |b| {
         b.iter(|| ops::call_host(black_box(100), wasmplug_benches::bump))
     });
-    group.bench_function("native bridge", |b| {
+    group.bench_function(id::NATIVE_BRIDGE, |b| {
         b.iter(|| native.call_host(black_box(100)).unwrap())
     });
-    group.bench_function("raw wasmtime", |b| {
+    group.bench_function(id::RAW_WASMTIME, |b| {
         b.iter(|| {
             ops_raw
                 .call_call_host(&mut raw.store, black_box(100))
                 .unwrap()
         })
     });
-    group.bench_function("wasmplug", |b| {
+    group.bench_function(id::WASMPLUG, |b| {
         b.iter(|| wasm.call_host(black_box(100)).unwrap())
     });
     group.finish();
@@ -309,18 +311,18 @@ fn gateway(c: &mut Criterion, setup: &Setup) {
         verdict
     );
 
-    let mut group = c.benchmark_group("gateway request");
-    group.bench_function("native bridge", |b| {
+    let mut group = c.benchmark_group(id::GATEWAY_REQUEST);
+    group.bench_function(id::NATIVE_BRIDGE, |b| {
         b.iter(|| native_filter.on_request(black_box(&req)).unwrap())
     });
-    group.bench_function("raw wasmtime", |b| {
+    group.bench_function(id::RAW_WASMTIME, |b| {
         b.iter(|| {
             raw_filter
                 .call_on_request(&mut raw.store, black_box(&req))
                 .unwrap()
         })
     });
-    group.bench_function("wasmplug", |b| {
+    group.bench_function(id::WASMPLUG, |b| {
         b.iter(|| filter.on_request(black_box(&req)).unwrap())
     });
     group.finish();
@@ -349,25 +351,19 @@ fn throughput(c: &mut Criterion, setup: &Setup) {
         .map(|_| Mutex::new(pre.instantiate().expect("instance")))
         .collect();
 
-    let mut group = c.benchmark_group("throughput");
-    for threads in [1, 2] {
-        let name = |backend: &str| {
-            format!(
-                "{backend} {threads} thread{}",
-                if threads == 1 { "" } else { "s" }
-            )
-        };
-        group.throughput(Throughput::Elements(threads as u64));
-        group.bench_function(name("native"), |b| {
+    let mut group = c.benchmark_group(id::THROUGHPUT);
+    for threads in [1u32, 2] {
+        group.throughput(Throughput::Elements(u64::from(threads)));
+        group.bench_function(id::throughput_run(id::NATIVE, threads), |b| {
             b.iter_custom(|iters| {
-                on_threads(threads, iters, |_| {
+                on_threads(threads as usize, iters, |_| {
                     black_box(native.on_request(&req).unwrap());
                 })
             })
         });
-        group.bench_function(name("wasmplug"), |b| {
+        group.bench_function(id::throughput_run(id::WASMPLUG, threads), |b| {
             b.iter_custom(|iters| {
-                on_threads(threads, iters, |i| {
+                on_threads(threads as usize, iters, |i| {
                     let mut instance = instances[i].lock().unwrap();
                     let verdict = instance
                         .call(|f, s| f.wasmplug_gateway_filter().call_on_request(s, &req))

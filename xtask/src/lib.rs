@@ -6,6 +6,7 @@
 //! `rustup` when it is missing, and fails with a message saying what to run
 //! when it cannot.
 
+pub mod bench_id;
 pub mod report;
 
 use std::path::{Path, PathBuf};

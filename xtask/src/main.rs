@@ -1,10 +1,12 @@
 //! wasmplug's main job: the Wasm-vs-native comparison on the bundled
-//! plugins. Runs the `compare` benches (quick by default, `--full` for
-//! criterion's full statistics), shows progress, prints the table and the
-//! targets, and writes a Markdown report and an SVG chart.
+//! plugins. Runs the `compare` and `limits` benches (quick by default,
+//! `--full` for criterion's full statistics), shows progress, prints the
+//! tables and the targets, and writes a Markdown report and an SVG chart;
+//! with `--update-readme`, also the README's comparison tables.
 //!
-//! `cargo run --release -p xtask` (the comparison), `... -- --full`, and
-//! `... -- demo` (load each bundled plugin and show a sample call).
+//! `cargo run --release -p xtask` (the comparison), `... -- --full`,
+//! `... -- --update-readme`, and `... -- demo` (load each bundled plugin
+//! and show a sample call).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -30,6 +32,14 @@ struct Cli {
     /// Where the report goes (default: `target/wasmplug-report`).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Also write the report's tables into README.md, between its
+    /// `<!-- report:begin -->` and `<!-- report:end -->` lines.
+    #[arg(long)]
+    update_readme: bool,
+    /// Report the results of the last run (in `--out`) again instead of
+    /// running the benches.
+    #[arg(long)]
+    reuse: bool,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -48,34 +58,46 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Some(Cmd::Demo) => demo(),
-        None => compare(cli.full, cli.out),
+        None => compare(&cli),
     }
 }
 
-/// Runs the comparison benches and reports them.
-fn compare(full: bool, out: Option<PathBuf>) -> Result<()> {
-    let out = out.unwrap_or_else(|| xtask::workspace_root().join("target/wasmplug-report"));
+/// Runs the benches (unless `--reuse`) and reports them.
+fn compare(cli: &Cli) -> Result<()> {
+    let out = cli
+        .out
+        .clone()
+        .unwrap_or_else(|| xtask::workspace_root().join("target/wasmplug-report"));
     let criterion = out.join("criterion");
-    // Results of an earlier run must not mix into this one's.
-    if criterion.exists() {
-        std::fs::remove_dir_all(&criterion)
-            .with_context(|| format!("removing {}", criterion.display()))?;
-    }
-    std::fs::create_dir_all(&criterion)
-        .with_context(|| format!("creating {}", criterion.display()))?;
-    let mode = if full { "full" } else { "quick" };
-    eprintln!(
-        "building the bundled plugins for {} and natively ...",
-        xtask::TARGET
-    );
-    xtask::build_guests().map_err(anyhow::Error::msg)?;
-
     let log = out.join("criterion.log");
-    run_benches(full, &criterion, &log)?;
+    // Where and how the results were measured, for `--reuse`.
+    let machine_file = out.join("machine.json");
+    if !cli.reuse {
+        // Results of an earlier run must not mix into this one's.
+        if criterion.exists() {
+            std::fs::remove_dir_all(&criterion)
+                .with_context(|| format!("removing {}", criterion.display()))?;
+        }
+        std::fs::create_dir_all(&criterion)
+            .with_context(|| format!("creating {}", criterion.display()))?;
+        let machine = report::machine(if cli.full { "full" } else { "quick" });
+        let json = serde_json::to_string_pretty(&machine).context("describing the machine")?;
+        std::fs::write(&machine_file, json)
+            .with_context(|| format!("writing {}", machine_file.display()))?;
+        eprintln!(
+            "building the bundled plugins for {} and natively ...",
+            xtask::TARGET
+        );
+        xtask::build_guests().map_err(anyhow::Error::msg)?;
+        run_benches(cli.full, &criterion, &log)?;
+    }
 
     let results = report::load(&criterion)
         .with_context(|| format!("reading the results in {}", criterion.display()))?;
-    let machine = report::machine(mode);
+    let machine: report::Machine = std::fs::read_to_string(&machine_file)
+        .map_err(anyhow::Error::from)
+        .and_then(|json| Ok(serde_json::from_str(&json)?))
+        .with_context(|| format!("reading {}", machine_file.display()))?;
     println!("\n{}", report::table(&results));
     println!("{}", report::targets_table(&report::targets(&results)));
     let (markdown, svg) = report::write(&results, &machine, &out)?;
@@ -85,11 +107,21 @@ fn compare(full: bool, out: Option<PathBuf>) -> Result<()> {
         svg.display(),
         log.display()
     );
+    if cli.update_readme {
+        let path = xtask::workspace_root().join("README.md");
+        let readme = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let section = report::readme_section(&results, &machine);
+        let updated = report::replace_section(&readme, &section)
+            .with_context(|| format!("updating {}", path.display()))?;
+        std::fs::write(&path, updated).with_context(|| format!("writing {}", path.display()))?;
+        println!("README: {}", path.display());
+    }
     Ok(())
 }
 
-/// `cargo bench --bench compare`, with a spinner that names the case being
-/// measured; criterion's own output goes to `log`.
+/// `cargo bench --bench compare --bench limits`, with a spinner that names
+/// the case being measured; criterion's own output goes to `log`.
 fn run_benches(full: bool, criterion: &Path, log: &Path) -> Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
@@ -102,6 +134,8 @@ fn run_benches(full: bool, criterion: &Path, log: &Path) -> Result<()> {
             "wasmplug-benches",
             "--bench",
             "compare",
+            "--bench",
+            "limits",
             "--",
         ])
         .env("CRITERION_HOME", criterion)
