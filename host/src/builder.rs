@@ -54,7 +54,8 @@ impl Default for RuntimeBuilder {
 
 impl RuntimeBuilder {
     /// Whether instances come from a pre-allocated pool (wasmtime's pooling
-    /// allocator): instantiation is faster (~11 µs against ~18 µs measured),
+    /// allocator): instantiation is faster (the `no pooling` row of the main
+    /// job's runtime configuration table measures by how much),
     /// at the price of reserving virtual address space for
     /// [`max_instances`](Self::max_instances) up front.
     ///
@@ -75,8 +76,12 @@ impl RuntimeBuilder {
     }
 
     /// Whether wasmtime's support for concurrent (async) component calls is
-    /// on. wasmplug calls plugins synchronously; leaving it off makes every
-    /// call about three times cheaper (~510 ns to ~170 ns measured).
+    /// on. wasmplug calls plugins without it; off, every component call is
+    /// cheaper (about three times, measured on a wasmtime built with
+    /// `component-model-async`: `cargo bench -p wasmplug-benches --features
+    /// concurrency --bench limits`). This crate's wasmtime is built without
+    /// that feature, so `true` makes [`build`](Self::build) fail with
+    /// [`Error::Engine`].
     ///
     /// Default: `false`.
     pub fn concurrency_support(mut self, enable: bool) -> Self {
@@ -86,7 +91,8 @@ impl RuntimeBuilder {
 
     /// Whether plugins can be given a per-call deadline
     /// ([`Limits::deadline`](crate::Limits::deadline)). Turns on wasmtime's
-    /// epoch interruption, which makes guest code about 10% slower, and
+    /// epoch interruption, which slows guest code down (the `epoch
+    /// interruption on` row of the main job's configuration table), and
     /// starts a ticker thread (one per runtime, stopped when the runtime and
     /// its plugins are dropped) that advances the epoch every `tick`
     /// (1 ms unless [`epoch_tick`](Self::epoch_tick) says otherwise).
@@ -110,7 +116,8 @@ impl RuntimeBuilder {
 
     /// Whether plugins can be given fuel per call
     /// ([`Limits::fuel`](crate::Limits::fuel)). Turns on fuel metering,
-    /// which makes guest code about 25% slower.
+    /// which slows guest code down more than epochs do (the `fuel metering
+    /// on` row of the main job's configuration table).
     ///
     /// Default: `false`.
     pub fn fuel(mut self, enable: bool) -> Self {
@@ -180,7 +187,7 @@ impl RuntimeBuilder {
             // Where the kernel can say which pages a freed instance dirtied
             // (Linux 6.7+, PAGEMAP_SCAN), zero just those and keep them
             // resident: the next instance then takes no page faults and no
-            // `madvise` runs (instantiation 13.8 -> 6.2 µs). Elsewhere,
+            // `madvise` runs (measured as about half of a fresh instance's cost when it was added). Elsewhere,
             // keeping memory resident would mean zeroing all of it each
             // time: freed memory goes back to the kernel instead.
             if PoolingAllocationConfig::is_pagemap_scan_available() {

@@ -3,8 +3,8 @@
 //!
 //! Every limit is off by default. Memory and table limits cost nothing until
 //! a memory or table grows. Deadlines and fuel need engine support that makes
-//! all guest code slower (epoch checks ~10%, fuel ~25% of guest time, as
-//! measured on wasmtime), so they are switched on per runtime with
+//! all guest code slower (the main job's runtime configuration table
+//! measures by how much), so they are switched on per runtime with
 //! [`RuntimeBuilder::epoch_interruption`](crate::RuntimeBuilder::epoch_interruption)
 //! and [`RuntimeBuilder::fuel`](crate::RuntimeBuilder::fuel) and then set per
 //! plugin here.
