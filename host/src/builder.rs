@@ -187,7 +187,7 @@ impl RuntimeBuilder {
             // Where the kernel can say which pages a freed instance dirtied
             // (Linux 6.7+, PAGEMAP_SCAN), zero just those and keep them
             // resident: the next instance then takes no page faults and no
-            // `madvise` runs (measured as about half of a fresh instance's cost when it was added). Elsewhere,
+            // `madvise` runs. Elsewhere,
             // keeping memory resident would mean zeroing all of it each
             // time: freed memory goes back to the kernel instead.
             if PoolingAllocationConfig::is_pagemap_scan_available() {
