@@ -18,7 +18,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput, criterion_main};
-use wasmplug::{PluginInstance, Runtime};
+use wasmplug::{Concurrency, OnDifferentSettings, Plugin, PluginInstance, PoolConfig, Runtime};
 use wasmplug_benches::raw::{BenchPre, GatewayPre};
 use wasmplug_benches::{
     Bench, BenchApi, BenchNative, Bumper, FILTER_CONFIG, Memory, Plugins, gateway_request, ops,
@@ -42,6 +42,8 @@ struct Setup {
     raw_bench: BenchPre,
     raw_gateway: GatewayPre,
     filter_config: Vec<(String, String)>,
+    /// The auth filter served from a pool of two instances.
+    pooled_filter: Plugin<GatewayFilter>,
 }
 
 impl Setup {
@@ -52,7 +54,16 @@ impl Setup {
         let engine = runtime.engine();
         let read = |name: &str| std::fs::read(guests.wasm(name)).expect("component");
         let (key, value) = FILTER_CONFIG;
+        let pooled_filter = runtime
+            .loader::<GatewayFilter>()
+            .config(key, value)
+            .concurrency(Concurrency::Pooled(PoolConfig::new(2)))
+            // The shared one is live too: this is a plugin of its own.
+            .on_different_settings(OnDifferentSettings::LoadSeparately)
+            .open(guests.wasm("auth-filter"))
+            .expect("the pooled auth filter loads");
         Setup {
+            pooled_filter,
             raw_bench: BenchPre::new(engine, &read("bench")).expect("raw bench links"),
             raw_gateway: GatewayPre::new(engine, &read("auth-filter")).expect("raw filter links"),
             plugins,
@@ -372,7 +383,44 @@ fn throughput(c: &mut Criterion, setup: &Setup) {
                 })
             })
         });
+        // One plugin, every thread calling it: the pool lends each call an
+        // instance.
+        group.bench_function(id::throughput_run(id::POOLED, threads), |b| {
+            b.iter_custom(|iters| {
+                on_threads(threads as usize, iters, |_| {
+                    let verdict = setup
+                        .pooled_filter
+                        .call(|f, s| f.wasmplug_gateway_filter().call_on_request(s, &req))
+                        .unwrap();
+                    black_box(verdict);
+                })
+            })
+        });
     }
+    group.finish();
+}
+
+/// The gateway request through a pooled plugin (checkout, call, give
+/// back) against the same call on a private instance.
+fn pool(c: &mut Criterion, setup: &Setup) {
+    let req = gateway_request();
+    let mut private = setup.plugins.filter.pre().instantiate().expect("instance");
+    let mut group = c.benchmark_group(id::POOL);
+    group.bench_function(id::POOL_CHECKOUT_CALL, |b| {
+        b.iter(|| {
+            setup
+                .pooled_filter
+                .call(|f, s| f.wasmplug_gateway_filter().call_on_request(s, &req))
+                .unwrap()
+        });
+    });
+    group.bench_function(id::POOL_PRIVATE_CALL, |b| {
+        b.iter(|| {
+            private
+                .call(|f, s| f.wasmplug_gateway_filter().call_on_request(s, &req))
+                .unwrap()
+        });
+    });
     group.finish();
 }
 
@@ -394,6 +442,7 @@ fn benches() {
     calls(&mut c, &setup);
     gateway(&mut c, &setup);
     throughput(&mut c, &setup);
+    pool(&mut c, &setup);
 }
 
 criterion_main!(benches);

@@ -77,14 +77,31 @@ pub const LOAD_STEPS: [&str; 4] = [
 /// The native backend in [`THROUGHPUT`] runs (one plugin per process).
 pub const NATIVE: &str = "native";
 
+/// One pooled Wasm plugin shared by the threads of a [`THROUGHPUT`] run
+/// (each call on an instance from its pool).
+pub const POOLED: &str = "pooled";
+
 /// The functions of [`THROUGHPUT`]: [`throughput_run`] of each backend
 /// on 1 and 2 threads.
-pub const THROUGHPUT_RUNS: [&str; 4] = [
+pub const THROUGHPUT_RUNS: [&str; 6] = [
     "native 1 thread",
     "native 2 threads",
     "wasmplug 1 thread",
     "wasmplug 2 threads",
+    "pooled 1 thread",
+    "pooled 2 threads",
 ];
+
+/// A gateway request through a pooled plugin against one on a private
+/// instance: what the pool's checkout costs.
+pub const POOL: &str = "pool";
+/// Checking an instance out of a pooled plugin, the call, giving it back.
+pub const POOL_CHECKOUT_CALL: &str = "checkout + call";
+/// The same call on a private instance, no pool.
+pub const POOL_PRIVATE_CALL: &str = "private instance call";
+
+/// The functions of [`POOL`].
+pub const POOL_CALLS: [&str; 2] = [POOL_CHECKOUT_CALL, POOL_PRIVATE_CALL];
 
 /// The [`THROUGHPUT`] function of `backend` on `threads` threads, e.g.
 /// `wasmplug 2 threads`.
@@ -157,7 +174,7 @@ pub const CONFIGS: [&str; 9] = [
 ];
 
 /// Every group, in report order.
-pub const GROUPS: [&str; 11] = [
+pub const GROUPS: [&str; 12] = [
     LOAD,
     SCALAR,
     STRING_1KB,
@@ -166,6 +183,7 @@ pub const GROUPS: [&str; 11] = [
     HOST_IMPORT_X100,
     INSTANTIATE,
     THROUGHPUT,
+    POOL,
     CONFIG_SCALAR,
     CONFIG_SUM,
     CONFIG_INSTANTIATE,
@@ -176,6 +194,7 @@ pub fn functions(group: &str) -> &'static [&'static str] {
     match group {
         LOAD => &LOAD_STEPS,
         THROUGHPUT => &THROUGHPUT_RUNS,
+        POOL => &POOL_CALLS,
         CONFIG_SCALAR | CONFIG_SUM | CONFIG_INSTANTIATE => &CONFIGS,
         _ => &BACKENDS,
     }
@@ -187,7 +206,7 @@ mod tests {
 
     #[test]
     fn throughput_runs_are_what_throughput_run_names() {
-        let runs: Vec<String> = [NATIVE, WASMPLUG]
+        let runs: Vec<String> = [NATIVE, WASMPLUG, POOLED]
             .into_iter()
             .flat_map(|backend| [1, 2].map(|threads| throughput_run(backend, threads)))
             .collect();

@@ -6,8 +6,8 @@ use super::format::{MISSING, format_ns, format_ratio};
 use super::results::Results;
 use super::throughput::scaling;
 use crate::bench_id::{
-    DIRECT_FN_POINTER, INSTANTIATE, LOAD, NATIVE, NATIVE_BRIDGE, RAW_WASMTIME, SCALAR,
-    WASM_COMPILE, WASM_FROM_CACHE, WASMPLUG,
+    DIRECT_FN_POINTER, INSTANTIATE, LOAD, NATIVE, NATIVE_BRIDGE, POOL, POOL_CHECKOUT_CALL,
+    POOL_PRIVATE_CALL, POOLED, RAW_WASMTIME, SCALAR, WASM_COMPILE, WASM_FROM_CACHE, WASMPLUG,
 };
 
 /// What a target's value is.
@@ -172,6 +172,18 @@ pub fn targets(results: &Results) -> Vec<Target> {
             scaling(results, WASMPLUG),
         ),
         Target::new(
+            "one pooled plugin, 1 → 2 threads",
+            Ratio,
+            Goal::AtLeast(1.8),
+            scaling(results, POOLED),
+        ),
+        Target::new(
+            "pool checkout + call / private instance call",
+            Ratio,
+            Goal::AtMost(1.15),
+            results.ratio((POOL, POOL_CHECKOUT_CALL), (POOL, POOL_PRIVATE_CALL)),
+        ),
+        Target::new(
             "throughput 1 → 2 threads (native)",
             Ratio,
             Goal::Informative,
@@ -238,6 +250,8 @@ mod tests {
             .iter()
             .filter(|t| t.status == Status::NotMeasured)
             .count();
-        assert_eq!(not_measured, 6);
+        // The partial run has neither the pooled throughput nor the pool
+        // group: those two are not measured either.
+        assert_eq!(not_measured, 8);
     }
 }
