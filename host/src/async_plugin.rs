@@ -25,6 +25,9 @@ use crate::runtime::Runtime;
 use crate::state::PluginState;
 use wasmplug_core::{Digest, Metadata};
 
+/// How errors name a call whose export is not known.
+const CALL: &str = "AsyncPlugin::call_async";
+
 /// The future a [`AsyncPlugin::call_async`] closure returns: boxed, `Send`,
 /// borrowing the exports and the store for `'a`.
 pub type CallFuture<'a, T> = Pin<Box<dyn Future<Output = wasmtime::Result<T>> + Send + 'a>>;
@@ -238,7 +241,7 @@ impl<C: Contract> AsyncPlugin<C> {
     {
         let sandbox = self.inner.pre.sandbox();
         let label = self.inner.pre.label();
-        self.within_deadline("a call through `AsyncPlugin::call_async`", async {
+        self.within_deadline(&format!("a call through `{CALL}`"), async {
             let mut live = self.inner.live.lock().await;
             let instance = self.ready(&mut live).await?;
             sandbox.arm_async(&mut instance.store);
@@ -249,7 +252,7 @@ impl<C: Contract> AsyncPlugin<C> {
                     instance.poisoned = false;
                     Ok(value)
                 }
-                Err(e) => Err(sandbox.fault(label, None, &e)),
+                Err(e) => Err(sandbox.fault_through(CALL, label, None, &e)),
             }
         })
         .await

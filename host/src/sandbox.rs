@@ -242,12 +242,24 @@ impl Sandbox {
 
     /// Turns a failed guest call into the error that says why.
     pub(crate) fn fault(&self, label: &str, export: Option<&str>, err: &wasmtime::Error) -> Error {
+        self.fault_through("Plugin::call", label, export, err)
+    }
+
+    /// [`fault`](Self::fault), naming `entry` (e.g. `Plugin::call`) when
+    /// neither `export` nor the guest's backtrace names the export.
+    pub(crate) fn fault_through(
+        &self,
+        entry: &str,
+        label: &str,
+        export: Option<&str>,
+        err: &wasmtime::Error,
+    ) -> Error {
         let export = match export
             .map(str::to_owned)
             .or_else(|| export_in_backtrace(err))
         {
             Some(name) => format!("`{name}`"),
-            None => "a call through `Plugin::call`".to_owned(),
+            None => format!("a call through `{entry}`"),
         };
         let code = err.downcast_ref::<wasmtime::Trap>().copied();
         let limit = if let Some(Exceeded(limit)) = err.downcast_ref::<Exceeded>() {
