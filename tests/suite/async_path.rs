@@ -142,6 +142,15 @@ async fn a_contract_opens_only_on_its_own_path() {
     assert!(err.to_string().contains("open_async"), "{err}");
     let err = rt.open_async::<KvSync>(wasm("kv")).await.unwrap_err();
     assert!(matches!(err, Error::CallingPath { .. }), "{err}");
+    // Compiled and checked (its metadata read on a probe instance), but a
+    // private instance of an async contract would need async calls.
+    let pre = rt
+        .loader::<Kv>()
+        .compile("kv", &crate::support::wasm_bytes("kv"))
+        .unwrap();
+    assert_eq!(pre.metadata().name, "kv");
+    let err = pre.instantiate().unwrap_err();
+    assert!(matches!(err, Error::CallingPath { .. }), "{err}");
     // The same plugin file serves both, each on its own path.
     let plugin = rt.open::<KvSync>(wasm("kv")).unwrap();
     let answer = plugin
