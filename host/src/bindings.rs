@@ -19,3 +19,26 @@ pub mod hooks {
         world: "wasmplug:plugin/hooks",
     });
 }
+
+/// The base contract and its hooks bound with async exports, for plugins
+/// whose contract is async ([`Contract::ASYNC`](crate::Contract::ASYNC)):
+/// their stores require `*_async` calls for everything, `get-metadata`,
+/// `init` and `shutdown` included. The `log` import stays the synchronous
+/// one above (a store may mix synchronous and async host functions).
+pub mod asynchronous {
+    wasmtime::component::bindgen!({
+        path: "wit/plugin",
+        world: "wasmplug:plugin/base",
+        exports: { default: async },
+        with: { "wasmplug:plugin/log": crate::bindings::wasmplug::plugin::log },
+    });
+
+    /// The optional lifecycle hooks, async.
+    pub mod hooks {
+        wasmtime::component::bindgen!({
+            path: "wit/plugin",
+            world: "wasmplug:plugin/hooks",
+            exports: { default: async },
+        });
+    }
+}

@@ -303,6 +303,22 @@ pub enum Error {
         reason: String,
     },
 
+    /// A contract opened on the other calling path: one bound with
+    /// `async: true` (see [`contract!`](crate::contract!)) opened with the
+    /// synchronous [`Loader::open`](crate::Loader::open), or a synchronous
+    /// one with [`Loader::open_async`](crate::Loader::open_async). An async
+    /// contract's instances need `*_async` calls for everything, and a
+    /// synchronous contract's bindings have no async calls.
+    #[error("contract `{contract}` is bound {bound}: open it with `{instead}`")]
+    CallingPath {
+        /// The contract's package, e.g. `acme:kv@1.0.0`.
+        contract: String,
+        /// How it is bound: `"with async: true"` or `"synchronously"`.
+        bound: &'static str,
+        /// The entry point to use instead.
+        instead: &'static str,
+    },
+
     /// A dynamic lookup named an export the plugin does not have.
     #[error(
         "plugin {plugin} has no function export `{export}`{}",

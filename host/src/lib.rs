@@ -35,6 +35,30 @@
 //! the next call (its `init` runs again, and a warning is logged); a private
 //! [`PluginInstance`] refuses further calls.
 //!
+//! # Sync and async
+//!
+//! Two calling paths, chosen per contract:
+//!
+//! - **sync** (the default): [`Runtime::open`] and [`Plugin::call`], no
+//!   async runtime needed, the cheapest calls. Host imports are plain
+//!   functions. A [deadline](Limits::deadline) is enforced by epoch
+//!   interruption, which stops guest *code*: a guest blocked inside a host
+//!   call (a WASI sleep or poll, a slow host import) is interrupted only
+//!   when that call returns. Every Rust `wasm32-wasip2` plugin imports
+//!   `wasi:io/poll` and `wasi:io/streams`, so no deadline could be set at
+//!   all if those were refused: the sync path documents the limit instead.
+//! - **async** (a contract bound with `async: true`, see [`contract!`]):
+//!   [`Runtime::open_async`] and [`AsyncPlugin::call_async`] on tokio. Host
+//!   imports are `async fn`s that await real I/O without blocking a
+//!   runtime thread, and other tasks (other plugins' calls) run while one
+//!   awaits. A deadline holds whatever the guest does: the call is a
+//!   future under `tokio::time::timeout`, cancelled at the deadline even
+//!   when the guest is blocked in a host call, and a spinning guest yields
+//!   to tokio at every epoch tick. See [`AsyncPlugin`] for the rest of the
+//!   differences.
+//!
+//! Opening a contract on the other path is [`Error::CallingPath`].
+//!
 //! # Examples
 //!
 //! ```no_run
@@ -70,6 +94,7 @@
 //! # }
 //! ```
 
+mod async_plugin;
 mod bindings;
 mod builder;
 mod cache;
@@ -94,6 +119,7 @@ mod signature;
 mod state;
 mod ticker;
 
+pub use async_plugin::{AsyncPlugin, CallFuture};
 pub use builder::RuntimeBuilder;
 pub use cache::CacheStats;
 pub use capabilities::{Capabilities, Captured, DirAccess, Output};

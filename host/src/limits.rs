@@ -62,6 +62,13 @@ impl Limits {
     /// with [`Limit::Deadline`]. Needs a runtime built with
     /// [`epoch_interruption`](crate::RuntimeBuilder::epoch_interruption);
     /// the precision is its tick.
+    ///
+    /// On the sync path ([`Plugin`](crate::Plugin)) epoch interruption stops
+    /// guest code only: a guest blocked inside a host call (a WASI sleep or
+    /// poll, a slow host import) is stopped when that call returns. On the
+    /// async path ([`AsyncPlugin`](crate::AsyncPlugin)) the deadline holds
+    /// whatever the guest does: the call's future is cancelled at the
+    /// deadline, and the deadline also covers waiting for the instance.
     pub fn deadline(mut self, deadline: Duration) -> Self {
         self.deadline = Some(deadline);
         self

@@ -2,6 +2,7 @@
 //! its file, a directory of versions, and instantiate-once through the
 //! runtime's registry ([`Loader`]).
 
+use std::any::Any;
 use std::marker::PhantomData;
 use std::path::Path;
 use std::sync::Arc;
@@ -118,6 +119,7 @@ impl<'r, C: Contract> Loader<'r, C> {
     /// cannot be read, [`Error::NotFound`] (listing what is there) if no
     /// plugin matches, and otherwise as [`open`](Self::open).
     pub fn open_in(self, dir: impl AsRef<Path>, spec: &str) -> Result<Plugin<C>> {
+        refuse_async::<C>()?;
         let dir = dir.as_ref();
         let spec: Spec = spec.parse()?;
         let mut available = Vec::new();
@@ -147,7 +149,13 @@ impl<'r, C: Contract> Loader<'r, C> {
             first,
             ..
         } = best;
-        self.register(available.digest, || Ok((pre, first)))
+        self.register(
+            available.digest,
+            || Ok((pre, first)),
+            sync_pre,
+            Plugin::start,
+        )
+        .map(Plugin::from_inner)
     }
 
     /// A loader with the same options.
@@ -253,15 +261,31 @@ impl<'r, C: Contract> Loader<'r, C> {
     /// - [`Error::Hook`], [`Error::Init`], [`Error::Trap`],
     ///   [`Error::LimitExceeded`]: its `validate` hook or `init` refused, or
     ///   it trapped.
+    /// - [`Error::CallingPath`]: `C` is an async contract (use
+    ///   [`open_async`](Self::open_async)).
     pub fn open(self, path: impl AsRef<Path>) -> Result<Plugin<C>> {
-        let path = path.as_ref();
+        refuse_async::<C>()?;
+        self.open_path(path.as_ref(), sync_pre, Plugin::start)
+            .map(Plugin::from_inner)
+    }
+
+    /// Reads, checks and opens the plugin file `path` (see
+    /// [`open`](Self::open)), made live by `start`: the sync and async
+    /// paths' shared steps.
+    pub(crate) fn open_path<T: Any + Send + Sync>(
+        self,
+        path: &Path,
+        pre_of: fn(&T) -> &PluginPre<C>,
+        start: impl FnOnce(PluginPre<C>, PluginInstance<C>) -> Result<Arc<T>>,
+    ) -> Result<Arc<T>> {
         let bytes = wasmplug_core::read_file(path, self.runtime.max_plugin_size())
             .map_err(|e| Error::file(path, e))?;
         let origin = Origin::File(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned()));
         // The file itself first: a non-Wasm file is `NotWasm`, even one
         // named like its own manifest.
         inspect::check(&origin, &bytes)?;
-        self.with_manifest_for(path)?.open_origin(origin, &bytes)
+        self.with_manifest_for(path)?
+            .open_origin(origin, &bytes, pre_of, start)
     }
 
     /// Like [`open`](Self::open), from bytes in memory; `label` names them in
@@ -271,7 +295,9 @@ impl<'r, C: Contract> Loader<'r, C> {
     ///
     /// As [`open`](Self::open), without [`Error::Io`].
     pub fn open_bytes(self, label: impl Into<String>, bytes: &[u8]) -> Result<Plugin<C>> {
-        self.open_origin(Origin::Bytes(label.into()), bytes)
+        refuse_async::<C>()?;
+        self.open_origin(Origin::Bytes(label.into()), bytes, sync_pre, Plugin::start)
+            .map(Plugin::from_inner)
     }
 
     /// Compiles and checks a plugin without registering or initialising it,
@@ -288,9 +314,20 @@ impl<'r, C: Contract> Loader<'r, C> {
         Ok(pre)
     }
 
-    fn open_origin(self, origin: Origin, bytes: &[u8]) -> Result<Plugin<C>> {
+    pub(crate) fn open_origin<T: Any + Send + Sync>(
+        self,
+        origin: Origin,
+        bytes: &[u8],
+        pre_of: fn(&T) -> &PluginPre<C>,
+        start: impl FnOnce(PluginPre<C>, PluginInstance<C>) -> Result<Arc<T>>,
+    ) -> Result<Arc<T>> {
         let digest = Digest::of(bytes);
-        self.register(digest, || self.compile_origin(origin, bytes, digest))
+        self.register(
+            digest,
+            || self.compile_origin(origin, bytes, digest),
+            pre_of,
+            start,
+        )
     }
 
     /// Returns the live plugin with `digest` and these options, or makes it
@@ -299,38 +336,37 @@ impl<'r, C: Contract> Loader<'r, C> {
     /// plugins, then `init`. The same content live with other options is
     /// [`Error::SettingsDiffer`] unless the embedder chose to load it
     /// separately.
-    fn register(
+    fn register<T: Any + Send + Sync>(
         &self,
         digest: Digest,
         compile: impl FnOnce() -> Result<(PluginPre<C>, PluginInstance<C>)>,
-    ) -> Result<Plugin<C>> {
+        pre_of: fn(&T) -> &PluginPre<C>,
+        start: impl FnOnce(PluginPre<C>, PluginInstance<C>) -> Result<Arc<T>>,
+    ) -> Result<Arc<T>> {
         let request = Request {
             digest,
             variant: self.options.fingerprint(),
             on_conflict: self.on_conflict,
         };
-        let other_settings = |live: Arc<PluginInner<C>>| match self.on_different_settings {
+        let other_settings = |live: Arc<T>| match self.on_different_settings {
             OnDifferentSettings::Refuse => Some(Error::SettingsDiffer {
-                plugin: live.pre.label().to_string(),
-                differences: live.pre.sandbox().options.differences(&self.options),
+                plugin: pre_of(&live).label().to_string(),
+                differences: pre_of(&live).sandbox().options.differences(&self.options),
             }),
             OnDifferentSettings::LoadSeparately => None,
         };
-        self.runtime
-            .registry()
-            .open(
-                request,
-                other_settings,
-                compile,
-                |(pre, _)| Claim {
-                    name: pre.metadata().name.clone(),
-                    version: pre.metadata().version.clone(),
-                    origin: pre.origin().clone(),
-                },
-                |(pre, first)| Plugin::start(pre, first),
-                |conflict| Error::Conflict(Box::new(conflict)),
-            )
-            .map(Plugin::from_inner)
+        self.runtime.registry().open(
+            request,
+            other_settings,
+            compile,
+            |(pre, _)| Claim {
+                name: pre.metadata().name.clone(),
+                version: pre.metadata().version.clone(),
+                origin: pre.origin().clone(),
+            },
+            |(pre, first)| start(pre, first),
+            |conflict| Error::Conflict(Box::new(conflict)),
+        )
     }
 
     fn compile_origin(
@@ -349,7 +385,15 @@ impl<'r, C: Contract> Loader<'r, C> {
                 origin: origin.clone(),
                 reason: chain(&e),
             })?;
-        PluginPre::new(sandbox, &linker, origin, &component, digest)
+        let probe = if C::ASYNC {
+            Some(crate::async_plugin::probe_linker(
+                runtime.engine(),
+                &component,
+            )?)
+        } else {
+            None
+        };
+        PluginPre::new(sandbox, &linker, probe.as_ref(), origin, &component, digest)
     }
 }
 
@@ -404,4 +448,18 @@ pub(crate) struct Candidate<C: Contract> {
     pub(crate) available: Available,
     pre: PluginPre<C>,
     first: PluginInstance<C>,
+}
+
+/// The shared plugin's compiled half, for [`Loader::register`].
+fn sync_pre<C: Contract>(inner: &PluginInner<C>) -> &PluginPre<C> {
+    &inner.pre
+}
+
+/// `Err(CallingPath)` for an async contract on the sync path.
+fn refuse_async<C: Contract>() -> Result<()> {
+    if C::ASYNC {
+        Err(crate::async_plugin::calling_path::<C>())
+    } else {
+        Ok(())
+    }
 }

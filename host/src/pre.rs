@@ -56,9 +56,14 @@ impl<C: Contract> PluginPre<C> {
     /// read what the plugin says about itself: its metadata (checked
     /// against its manifest, if any) and its optional declaration. Settles
     /// the configuration `init` will get.
+    ///
+    /// For an async contract, `probe` (synchronous WASI, the contract's own
+    /// imports trapping) makes that first instance: `linker`'s instances
+    /// require async calls throughout.
     pub(crate) fn new(
         sandbox: Sandbox,
         linker: &Linker<PluginState>,
+        probe: Option<&Linker<PluginState>>,
         origin: Origin,
         component: &Component,
         digest: Digest,
@@ -66,12 +71,15 @@ impl<C: Contract> PluginPre<C> {
         let engine = &sandbox.engine;
         check_package(engine, &origin, component, BASE_PACKAGE)?;
         check_package(engine, &origin, component, C::PACKAGE)?;
-        let pre = linker
-            .instantiate_pre(component)
-            .map_err(|e| Error::Import {
-                origin: origin.clone(),
-                reason: chain(&e),
-            })?;
+        let import_err = |e: wasmtime::Error| Error::Import {
+            origin: origin.clone(),
+            reason: chain(&e),
+        };
+        let pre = linker.instantiate_pre(component).map_err(import_err)?;
+        let probe = probe
+            .map(|probe| probe.instantiate_pre(component))
+            .transpose()
+            .map_err(import_err)?;
         let export_err = |e: wasmtime::Error| Error::Export {
             origin: origin.clone(),
             reason: chain(&e),
@@ -83,7 +91,7 @@ impl<C: Contract> PluginPre<C> {
         let label: Arc<str> = Arc::from(origin.short_name());
         let mut first = PluginInstance::<C>::raw(
             &sandbox,
-            &pre,
+            probe.as_ref().unwrap_or(&pre),
             (&base, hooks.as_ref()),
             &indices,
             &origin,
@@ -200,7 +208,9 @@ impl<C: Contract> PluginPre<C> {
     ///
     /// [`Error::Hook`] if the plugin's optional `validate` hook refuses the
     /// configuration, [`Error::Init`] if its `init` refuses, [`Error::Trap`]
-    /// or [`Error::LimitExceeded`] if instantiation or `init` fails.
+    /// or [`Error::LimitExceeded`] if instantiation or `init` fails,
+    /// [`Error::CallingPath`] for an async contract (see
+    /// [`AsyncPlugin`](crate::AsyncPlugin)).
     pub fn instantiate(&self) -> Result<PluginInstance<C>> {
         self.instantiate_with(&self.inner.config)
     }
@@ -211,6 +221,9 @@ impl<C: Contract> PluginPre<C> {
         &self,
         config: &[(String, String)],
     ) -> Result<PluginInstance<C>> {
+        if C::ASYNC {
+            return Err(crate::async_plugin::calling_path::<C>());
+        }
         let i = &self.inner;
         let raw = PluginInstance::<C>::raw(
             &i.sandbox,
@@ -259,6 +272,11 @@ impl<C: Contract> PluginPre<C> {
 
     pub(crate) fn sandbox(&self) -> &Sandbox {
         &self.inner.sandbox
+    }
+
+    /// The contract's export indices.
+    pub(crate) fn indices(&self) -> &C::Indices {
+        &self.inner.indices
     }
 
     /// The configuration its instances' `init` gets.

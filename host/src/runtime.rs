@@ -124,7 +124,11 @@ impl Runtime {
         }
         let mut linker = Linker::new(&self.inner.engine);
         let engine_err = |e: wasmtime::Error| Error::Engine { reason: chain(&e) };
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(engine_err)?;
+        if C::ASYNC {
+            wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(engine_err)?;
+        } else {
+            wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(engine_err)?;
+        }
         log::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)
             .map_err(engine_err)?;
         C::add_to_linker(&mut linker).map_err(engine_err)?;

@@ -211,14 +211,65 @@ impl Sandbox {
         }
     }
 
+    /// A fresh store for an instance on the async path: as [`store`](Self::store),
+    /// but when epochs tick the guest yields to the async runtime at every
+    /// tick instead of trapping at the deadline (the deadline is a timeout
+    /// around the call, which also ends calls blocked in host imports).
+    pub(crate) fn async_store(
+        &self,
+        origin: &Origin,
+        label: Arc<str>,
+    ) -> Result<Store<PluginState>> {
+        let mut store = self.store(origin, label)?;
+        if self.features.epoch_tick.is_some() {
+            // tokio's own yield, which lets a current-thread runtime poll
+            // its timers before the guest runs again (a plain wake does
+            // not, for dozens of polls).
+            store.epoch_deadline_callback(|_| {
+                Ok(wasmtime::UpdateDeadline::YieldCustom(
+                    1,
+                    Box::pin(tokio::task::yield_now()),
+                ))
+            });
+            store.set_epoch_deadline(1);
+        }
+        Ok(store)
+    }
+
+    /// Resets the per-call fuel before an async call into the guest (its
+    /// deadline is the caller's timeout, see [`async_store`](Self::async_store)).
+    #[inline]
+    pub(crate) fn arm_async(&self, store: &mut Store<PluginState>) {
+        if let Some(fuel) = self.options.limits.get_fuel() {
+            let _ = store.set_fuel(fuel);
+        }
+    }
+
+    /// The per-call deadline, if one is set.
+    pub(crate) fn deadline(&self) -> Option<Duration> {
+        self.options.limits.get_deadline()
+    }
+
     /// Turns a failed guest call into the error that says why.
     pub(crate) fn fault(&self, label: &str, export: Option<&str>, err: &wasmtime::Error) -> Error {
+        self.fault_through("Plugin::call", label, export, err)
+    }
+
+    /// [`fault`](Self::fault), naming `entry` (e.g. `Plugin::call`) when
+    /// neither `export` nor the guest's backtrace names the export.
+    pub(crate) fn fault_through(
+        &self,
+        entry: &str,
+        label: &str,
+        export: Option<&str>,
+        err: &wasmtime::Error,
+    ) -> Error {
         let export = match export
             .map(str::to_owned)
             .or_else(|| export_in_backtrace(err))
         {
             Some(name) => format!("`{name}`"),
-            None => "a call through `Plugin::call`".to_owned(),
+            None => format!("a call through `{entry}`"),
         };
         let code = err.downcast_ref::<wasmtime::Trap>().copied();
         let limit = if let Some(Exceeded(limit)) = err.downcast_ref::<Exceeded>() {
