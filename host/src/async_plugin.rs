@@ -6,15 +6,16 @@
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, SemaphorePermit};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Store};
 
 use crate::bindings::asynchronous::hooks::exports::wasmplug::plugin::lifecycle as hooks;
 use crate::bindings::asynchronous::{Base, BaseIndices};
 use crate::bindings::wasmplug::plugin::log;
+use crate::concurrency::{Concurrency, PoolConfig};
 use crate::contract::Contract;
 use crate::error::{Error, Origin, Result, chain};
 use crate::instance::PluginInstance;
@@ -63,6 +64,11 @@ pub type CallFuture<'a, T> = Pin<Box<dyn Future<Output = wasmtime::Result<T>> + 
 /// - when the last clone is dropped inside a tokio runtime, the instance's
 ///   `shutdown` runs on a task spawned there; dropped outside one, it does
 ///   not run (a warning is logged);
+/// - served shared (one instance, calls take turns on a `tokio` mutex) or
+///   pooled ([`Concurrency::Pooled`]: each call takes one of the pool's
+///   permits, then an idle instance or a fresh one; waiting for a permit
+///   counts against the call's deadline and ends with
+///   [`Error::PoolExhausted`] after the pool's wait);
 /// - no `lookup`, `flush`, `disable`/`enable` or `reconfigure` yet.
 ///
 /// After a fault (a trap, an exceeded limit, a call cancelled at its
@@ -86,6 +92,15 @@ pub(crate) struct AsyncInner<C: Contract> {
     hooks: Option<hooks::GuestIndices>,
     /// The shared instance; `None` until `init` first succeeds.
     live: Mutex<Option<AsyncInstance<C>>>,
+    /// For a pooled plugin: its idle instances, and a permit per instance
+    /// it may have (each call holds one).
+    pool: Option<AsyncPool<C>>,
+}
+
+struct AsyncPool<C: Contract> {
+    config: PoolConfig,
+    idle: std::sync::Mutex<Vec<AsyncInstance<C>>>,
+    permits: tokio::sync::Semaphore,
 }
 
 /// One instance on the async path.
@@ -188,11 +203,20 @@ impl<C: Contract> AsyncInner<C> {
             reason: chain(&e),
         })?;
         let hooks = hooks::GuestIndices::new(pre.instance_pre()).ok();
+        let pool = match pre.sandbox().options.concurrency {
+            Concurrency::Shared => None,
+            Concurrency::Pooled(config) => Some(AsyncPool {
+                config,
+                idle: std::sync::Mutex::new(Vec::new()),
+                permits: tokio::sync::Semaphore::new(config.size),
+            }),
+        };
         Ok(Arc::new(AsyncInner {
             pre,
             base,
             hooks,
             live: Mutex::new(None),
+            pool,
         }))
     }
 }
@@ -241,6 +265,41 @@ impl<C: Contract> AsyncPlugin<C> {
     {
         let sandbox = self.inner.pre.sandbox();
         let label = self.inner.pre.label();
+        if let Some(pool) = &self.inner.pool {
+            return self
+                .within_deadline(&format!("a call through `{CALL}`"), async {
+                    // Held for the call: a cancelled call gives it back too.
+                    let _permit = self.permit(pool).await?;
+                    let idle = pool
+                        .idle
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .pop();
+                    let mut instance = match idle {
+                        Some(instance) => instance,
+                        None => {
+                            let mut fresh = self.instantiate().await?;
+                            fresh.init(&self.inner.pre, self.inner.pre.config()).await?;
+                            fresh
+                        }
+                    };
+                    sandbox.arm_async(&mut instance.store);
+                    // Owned by this future: if it is dropped mid-call (its
+                    // deadline, or its caller gave up), so is the instance.
+                    let outcome = f(&instance.exports, &mut instance.store).await;
+                    match outcome {
+                        Ok(value) => {
+                            pool.idle
+                                .lock()
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .push(instance);
+                            Ok(value)
+                        }
+                        Err(e) => Err(sandbox.fault_through(CALL, label, None, &e)),
+                    }
+                })
+                .await;
+        }
         self.within_deadline(&format!("a call through `{CALL}`"), async {
             let mut live = self.inner.live.lock().await;
             let instance = self.ready(&mut live).await?;
@@ -277,6 +336,32 @@ impl<C: Contract> AsyncPlugin<C> {
                 limit: Limit::Deadline(deadline),
             }),
         }
+    }
+
+    /// A permit for one of the pool's instances, waited for at most the
+    /// pool's wait.
+    async fn permit<'p>(&self, pool: &'p AsyncPool<C>) -> Result<SemaphorePermit<'p>> {
+        let exhausted = || Error::PoolExhausted {
+            plugin: self.inner.pre.label().to_string(),
+            size: pool.config.size,
+            waited: pool.config.wait,
+        };
+        match tokio::time::timeout(pool.config.wait, pool.permits.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            // The semaphore is never closed; a timeout is the pool's wait.
+            Ok(Err(_)) | Err(_) => Err(exhausted()),
+        }
+    }
+
+    /// For a pooled plugin, its idle instances (made as calls need them,
+    /// at most the pool's size); `None` for a shared one.
+    pub fn idle_instances(&self) -> Option<usize> {
+        self.inner.pool.as_ref().map(|pool| {
+            pool.idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .len()
+        })
     }
 
     /// The live instance, made first (and its `init` run) when there is
@@ -429,15 +514,24 @@ impl<C: Contract> AsyncInstance<C> {
 
 impl<C: Contract> Drop for AsyncInner<C> {
     fn drop(&mut self) {
-        let Some(instance) = self.live.get_mut().take() else {
-            return;
-        };
-        if !instance.initialised || instance.poisoned {
+        let mut instances: Vec<AsyncInstance<C>> = self.live.get_mut().take().into_iter().collect();
+        if let Some(pool) = &mut self.pool {
+            instances.extend(
+                pool.idle
+                    .get_mut()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .drain(..),
+            );
+        }
+        instances.retain(|instance| instance.initialised && !instance.poisoned);
+        if instances.is_empty() {
             return;
         }
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => {
-                handle.spawn(instance.shutdown(self.pre.clone()));
+                for instance in instances {
+                    handle.spawn(instance.shutdown(self.pre.clone()));
+                }
             }
             Err(_) => tracing::warn!(
                 target: "wasmplug",

@@ -329,3 +329,96 @@ fn on_the_sync_path_a_deadline_waits_for_a_blocking_host_call() {
         "the sleep was cut short after {elapsed:?}: update the docs"
     );
 }
+
+fn pooled(size: usize, wait: Duration) -> wasmplug::Concurrency {
+    wasmplug::Concurrency::Pooled(wasmplug::PoolConfig::new(size).wait(wait))
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn one_pooled_plugin_runs_calls_at_once_on_one_thread() {
+    let rt = runtime();
+    let plugin = rt
+        .loader::<Kv>()
+        .concurrency(pooled(2, Duration::from_secs(5)))
+        .open_async(wasm("kv"))
+        .await
+        .unwrap();
+    let (x, y) = tokio::join!(ask(&plugin, "pooled-a"), ask(&plugin, "pooled-b"));
+    assert_eq!(x.unwrap(), "pooled-a=POOLED-A");
+    assert_eq!(y.unwrap(), "pooled-b=POOLED-B");
+    let events: Vec<String> = EVENTS
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| e.contains("pooled-"))
+        .cloned()
+        .collect();
+    // One plugin, both calls inside the host import at once: each on an
+    // instance of its own.
+    let position = |what: &str| events.iter().position(|e| e == what).unwrap();
+    let last_start = position("start pooled-a").max(position("start pooled-b"));
+    let first_end = position("end pooled-a").min(position("end pooled-b"));
+    assert!(last_start < first_end, "not at once: {events:?}");
+    assert_eq!(plugin.idle_instances(), Some(2));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_pooled_call_waits_for_a_free_instance_then_gets_a_typed_error() {
+    let rt = runtime();
+    let plugin = rt
+        .loader::<Kv>()
+        .concurrency(pooled(1, Duration::from_millis(50)))
+        .open_async(wasm("kv"))
+        .await
+        .unwrap();
+    // The one instance is busy (its call awaits the host for 200 ms) for
+    // longer than a caller waits.
+    let (busy, waiting) = tokio::join!(ask(&plugin, "busy"), async {
+        tokio::task::yield_now().await;
+        ask(&plugin, "waiting").await
+    });
+    assert_eq!(busy.unwrap(), "busy=BUSY");
+    match waiting.unwrap_err() {
+        Error::PoolExhausted { size, waited, .. } => {
+            assert_eq!((size, waited), (1, Duration::from_millis(50)));
+        }
+        other => panic!("expected PoolExhausted, got {other:?}"),
+    }
+    assert_eq!(ask(&plugin, "later").await.unwrap(), "later=LATER");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_pooled_call_cancelled_at_its_deadline_discards_its_instance() {
+    let rt = runtime();
+    let plugin = rt
+        .loader::<Kv>()
+        .limits(Limits::new().deadline(Duration::from_millis(100)))
+        .concurrency(pooled(2, Duration::from_secs(5)))
+        .open_async(wasm("kv"))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let err = sleep_in_guest(&plugin, 30_000).await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(
+            err,
+            Error::LimitExceeded {
+                limit: Limit::Deadline(_),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        plugin.idle_instances(),
+        Some(0),
+        "the cancelled instance is gone"
+    );
+    assert_eq!(sleep_in_guest(&plugin, 1).await.unwrap(), 1);
+    assert_eq!(plugin.idle_instances(), Some(1));
+}
