@@ -516,12 +516,7 @@ impl<C: Contract> Drop for AsyncInner<C> {
     fn drop(&mut self) {
         let mut instances: Vec<AsyncInstance<C>> = self.live.get_mut().take().into_iter().collect();
         if let Some(pool) = &mut self.pool {
-            instances.extend(
-                pool.idle
-                    .get_mut()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .drain(..),
-            );
+            instances.append(pool.idle.get_mut().unwrap_or_else(PoisonError::into_inner));
         }
         instances.retain(|instance| instance.initialised && !instance.poisoned);
         if instances.is_empty() {
