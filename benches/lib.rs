@@ -35,6 +35,26 @@ wasmplug::contract! {
     }
 }
 
+wasmplug::contract! {
+    /// The same contract bound for the async path (`async: true`), to
+    /// compare an async call with a sync one on the same plugin.
+    pub struct BenchAsync {
+        package: "wasmplug:bench@1.0.0",
+        world: "wasmplug:bench/bench-plugin",
+        path: ["../wit/plugin", "../wit/bench"],
+        bindings: bench_async::{BenchPlugin, BenchPluginIndices},
+        async: true,
+        imports: [wasmplug::bench::host],
+    }
+}
+
+/// `bump` for Wasm plugins on the async path.
+impl bench_async::wasmplug::bench::host::Host for PluginState {
+    async fn bump(&mut self, x: u64) -> u64 {
+        bump(x)
+    }
+}
+
 wasmplug_native::bindings!({
     path: ["../wit/plugin", "../wit/bench"],
     world: "wasmplug:bench/bench-plugin",

@@ -21,7 +21,8 @@ use criterion::{BatchSize, Criterion, SamplingMode, Throughput, criterion_main};
 use wasmplug::{Concurrency, OnDifferentSettings, Plugin, PluginInstance, PoolConfig, Runtime};
 use wasmplug_benches::raw::{BenchPre, GatewayPre};
 use wasmplug_benches::{
-    Bench, BenchApi, BenchNative, Bumper, FILTER_CONFIG, Memory, Plugins, gateway_request, ops,
+    Bench, BenchApi, BenchAsync, BenchNative, Bumper, FILTER_CONFIG, Memory, Plugins,
+    gateway_request, ops,
 };
 use wasmplug_contracts::gateway::wasmplug::gateway::types::Verdict;
 use wasmplug_contracts::{GatewayFilter, GatewayFilterApi, GatewayFilterNative};
@@ -424,6 +425,42 @@ fn pool(c: &mut Criterion, setup: &Setup) {
     group.finish();
 }
 
+/// `add-one` on the async path (awaited on a current-thread tokio
+/// runtime) against the same call on the sync path.
+fn async_vs_sync(c: &mut Criterion, setup: &Setup) {
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("tokio runtime");
+    let guests = xtask::build_guests().expect("guests build");
+    let runtime = Runtime::new().expect("runtime");
+    let plugin = tokio
+        .block_on(runtime.open_async::<BenchAsync>(guests.wasm("bench")))
+        .expect("the bench plugin opens on the async path");
+    let mut group = c.benchmark_group(id::ASYNC);
+    group.bench_function(id::ASYNC_SCALAR, |b| {
+        b.iter(|| {
+            tokio.block_on(plugin.call_async(|bench, store| {
+                Box::pin(
+                    bench
+                        .wasmplug_bench_ops()
+                        .call_add_one(store, black_box(41)),
+                )
+            }))
+        });
+    });
+    group.bench_function(id::SYNC_SCALAR, |b| {
+        b.iter(|| {
+            setup.plugins.wasm.call(|bench, store| {
+                bench
+                    .wasmplug_bench_ops()
+                    .call_add_one(store, black_box(41))
+            })
+        });
+    });
+    group.finish();
+}
+
 fn benches() {
     let guests = xtask::build_guests().expect("guests build");
     // Memory first, before anything else maps the native bench plugin.
@@ -443,6 +480,7 @@ fn benches() {
     gateway(&mut c, &setup);
     throughput(&mut c, &setup);
     pool(&mut c, &setup);
+    async_vs_sync(&mut c, &setup);
 }
 
 criterion_main!(benches);

@@ -100,6 +100,17 @@ pub const POOL_CHECKOUT_CALL: &str = "checkout + call";
 /// The same call on a private instance, no pool.
 pub const POOL_PRIVATE_CALL: &str = "private instance call";
 
+/// A call on the async path against the same call on the sync path, one
+/// plugin each, shared instance: what the async path costs.
+pub const ASYNC: &str = "async vs sync";
+/// `add-one` awaited on a current-thread tokio runtime.
+pub const ASYNC_SCALAR: &str = "async scalar";
+/// `add-one` called synchronously.
+pub const SYNC_SCALAR: &str = "sync scalar";
+
+/// The functions of [`ASYNC`].
+pub const ASYNC_CALLS: [&str; 2] = [ASYNC_SCALAR, SYNC_SCALAR];
+
 /// The functions of [`POOL`].
 pub const POOL_CALLS: [&str; 2] = [POOL_CHECKOUT_CALL, POOL_PRIVATE_CALL];
 
@@ -174,7 +185,7 @@ pub const CONFIGS: [&str; 9] = [
 ];
 
 /// Every group, in report order.
-pub const GROUPS: [&str; 12] = [
+pub const GROUPS: [&str; 13] = [
     LOAD,
     SCALAR,
     STRING_1KB,
@@ -184,6 +195,7 @@ pub const GROUPS: [&str; 12] = [
     INSTANTIATE,
     THROUGHPUT,
     POOL,
+    ASYNC,
     CONFIG_SCALAR,
     CONFIG_SUM,
     CONFIG_INSTANTIATE,
@@ -195,6 +207,7 @@ pub fn functions(group: &str) -> &'static [&'static str] {
         LOAD => &LOAD_STEPS,
         THROUGHPUT => &THROUGHPUT_RUNS,
         POOL => &POOL_CALLS,
+        ASYNC => &ASYNC_CALLS,
         CONFIG_SCALAR | CONFIG_SUM | CONFIG_INSTANTIATE => &CONFIGS,
         _ => &BACKENDS,
     }

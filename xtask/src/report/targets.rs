@@ -6,8 +6,9 @@ use super::format::{MISSING, format_ns, format_ratio};
 use super::results::Results;
 use super::throughput::scaling;
 use crate::bench_id::{
-    DIRECT_FN_POINTER, INSTANTIATE, LOAD, NATIVE, NATIVE_BRIDGE, POOL, POOL_CHECKOUT_CALL,
-    POOL_PRIVATE_CALL, POOLED, RAW_WASMTIME, SCALAR, WASM_COMPILE, WASM_FROM_CACHE, WASMPLUG,
+    ASYNC, ASYNC_SCALAR, DIRECT_FN_POINTER, INSTANTIATE, LOAD, NATIVE, NATIVE_BRIDGE, POOL,
+    POOL_CHECKOUT_CALL, POOL_PRIVATE_CALL, POOLED, RAW_WASMTIME, SCALAR, SYNC_SCALAR, WASM_COMPILE,
+    WASM_FROM_CACHE, WASMPLUG,
 };
 
 /// What a target's value is.
@@ -184,6 +185,12 @@ pub fn targets(results: &Results) -> Vec<Target> {
             results.ratio((POOL, POOL_CHECKOUT_CALL), (POOL, POOL_PRIVATE_CALL)),
         ),
         Target::new(
+            "async call / sync call, scalar",
+            Ratio,
+            Goal::AtMost(1.5),
+            results.ratio((ASYNC, ASYNC_SCALAR), (ASYNC, SYNC_SCALAR)),
+        ),
+        Target::new(
             "throughput 1 → 2 threads (native)",
             Ratio,
             Goal::Informative,
@@ -250,8 +257,8 @@ mod tests {
             .iter()
             .filter(|t| t.status == Status::NotMeasured)
             .count();
-        // The partial run has neither the pooled throughput nor the pool
-        // group: those two are not measured either.
-        assert_eq!(not_measured, 8);
+        // The partial run has neither the pooled throughput, the pool nor
+        // the async group: those three are not measured either.
+        assert_eq!(not_measured, 9);
     }
 }
