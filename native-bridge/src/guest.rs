@@ -221,3 +221,21 @@ macro_rules! plugin_runtime {
         }
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::Lift;
+
+    #[test]
+    fn a_kept_result_lives_until_post_call() {
+        let lowered = keep(vec!["a".to_owned(), "bc".to_owned()]);
+        assert_eq!(RESULTS.with_borrow(Vec::len), 1);
+        // SAFETY: kept until the post-call below.
+        let lifted = unsafe { Vec::<String>::lift(&lowered) }.unwrap();
+        assert_eq!(lifted, ["a", "bc"]);
+        // SAFETY: `lowered` is not read again.
+        unsafe { post_call() };
+        assert_eq!(RESULTS.with_borrow(Vec::len), 0);
+    }
+}
