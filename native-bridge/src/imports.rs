@@ -161,10 +161,8 @@ mod tests {
         assert_eq!(call(|| panic!("boom")), Status::PANIC);
         let message = last_error();
         // SAFETY: as above.
-        assert_eq!(
-            unsafe { message.as_str() }.unwrap(),
-            "the host panicked: boom"
-        );
+        let message = unsafe { message.as_str() }.unwrap();
+        assert_eq!(message, "the host panicked: boom");
     }
 
     #[test]
