@@ -42,21 +42,32 @@ impl Str {
         }
     }
 
-    /// The text.
+    /// The text, borrowed from this `Str`: it cannot outlive it, however
+    /// long the bytes live. Copy it (or keep the `Str` alive) to use it
+    /// longer.
     ///
     /// # Safety
     ///
     /// `ptr` must point to `len` initialised bytes that stay valid and
-    /// unchanged for `'a`.
+    /// unchanged while the returned text is used.
     ///
     /// # Errors
     ///
     /// When the bytes are not UTF-8: a plugin cannot make the host read
     /// invalid text.
-    pub unsafe fn as_str<'a>(&self) -> Result<&'a str, std::str::Utf8Error> {
-        // SAFETY: the caller guarantees `ptr` is valid for `len` bytes for
-        // 'a; `from_raw_parts` needs a non-null pointer, which `Str::new`
-        // provides even for empty strings.
+    ///
+    /// ```
+    /// use wasmplug_core::abi::Str;
+    /// let owned = String::from("lent for the call");
+    /// let raw = Str::new(&owned);
+    /// // SAFETY: `owned` outlives `text`.
+    /// let text = unsafe { raw.as_str() }.unwrap();
+    /// assert_eq!(text, "lent for the call");
+    /// ```
+    pub unsafe fn as_str(&self) -> Result<&str, std::str::Utf8Error> {
+        // SAFETY: the caller guarantees `ptr` is valid for `len` bytes while
+        // the result (bounded by `&self`) lives; `from_raw_parts` needs a
+        // non-null pointer, which `Str::new` provides even for empty strings.
         let bytes = unsafe { std::slice::from_raw_parts(self.ptr, self.len) };
         std::str::from_utf8(bytes)
     }

@@ -65,7 +65,8 @@
 //!
 //! # Values
 //!
-//! Each WIT type has a C-layout lowered form ([`crate::value::Lower`]):
+//! Each WIT type has a C-layout lowered form, made and read by the
+//! generated code:
 //!
 //! | WIT | lowered |
 //! |---|---|

@@ -1,5 +1,12 @@
 //! The plugin side of the ABI: what every native plugin links in. Generated
-//! plugin code uses these; plugins do not call them directly.
+//! plugin code uses these, through `__private::guest`; plugins do not call
+//! them directly.
+//!
+//! What is safe here cannot break the ABI's promises: results are kept as
+//! their lowered form (raw pointers, read only under `unsafe`), never as a
+//! reference safe code could hold past post-call; whatever frees them, or
+//! trusts a pointer from the host, is `unsafe` and says when it may be
+//! called.
 
 #![allow(unsafe_code, reason = "results, imports and resources cross the C ABI")]
 
@@ -9,10 +16,11 @@ use std::ffi::c_void;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 use crate::abi::{Status, Str, guard};
+use crate::value::{Kept, Lower};
 
 thread_local! {
     static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
-    static RESULTS: RefCell<Vec<Box<dyn Any>>> = const { RefCell::new(Vec::new()) };
+    static RESULTS: RefCell<Vec<Kept>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Runs an entry point's body: a panic becomes [`Status::PANIC`] and its
@@ -30,23 +38,28 @@ pub fn last_error() -> Str {
     LAST_ERROR.with_borrow(|last| Str::new(last))
 }
 
-/// Keeps `value` (a result's owned data) alive until this thread's next
-/// [`post_call`], and returns it.
-pub fn keep<T: 'static>(value: T) -> &'static T {
-    let boxed = Box::new(value);
-    let ptr: *const T = &*boxed;
-    RESULTS.with_borrow_mut(|results| results.push(boxed));
-    // SAFETY: the box is owned by RESULTS until `post_call` clears it; the
-    // ABI forbids the host to use a result after calling `post_call`, and the
-    // heap allocation does not move when the Vec grows.
-    unsafe { &*ptr }
+/// Lowers a result that owns memory (a string or list somewhere in it) for
+/// the host, and keeps it and the arrays it was lowered into until this
+/// thread's next [`post_call`]. Only the lowered form comes back: raw
+/// pointers, which nothing reads without `unsafe`, so no reference to the
+/// kept value outlives the post-call that frees it.
+pub fn keep<T: Lower + 'static>(value: T) -> T::Lowered {
+    let (kept, lowered) = Kept::new(value);
+    RESULTS.with_borrow_mut(|results| results.push(kept));
+    lowered
 }
 
 static IMPORTS: AtomicPtr<c_void> = AtomicPtr::new(std::ptr::null_mut());
 
 /// Records the host's import table. Backs
 /// [`IMPORTS_SYMBOL`](crate::abi::IMPORTS_SYMBOL).
-pub fn set_imports(table: *const c_void) {
+///
+/// # Safety
+///
+/// `table` must be the host's import table for the plugin's world, valid
+/// for the rest of the process (the ABI): generated imports read it as such
+/// through [`imports`].
+pub unsafe fn set_imports(table: *const c_void) {
     IMPORTS.store(table.cast_mut(), Ordering::Release);
 }
 
@@ -76,15 +89,22 @@ pub unsafe fn imports<T>() -> &'static T {
 /// Fails the export that made a failed host import: a panic carrying the
 /// host's message, which the export's `catch_unwind` reports to the host.
 ///
+/// # Safety
+///
+/// `last_error` must be the `last_error` of the host's import table, called
+/// on the thread whose import call just failed, with no import call since:
+/// its message is then valid (the ABI).
+///
 /// # Panics
 ///
 /// Always: that is its purpose.
 #[cold]
 #[inline(never)]
-pub fn import_failed(import: &str, last_error: unsafe extern "C" fn() -> Str) -> ! {
-    // SAFETY: the host's `last_error` (ABI), valid until the thread's next
-    // import call; copied at once.
-    let message = unsafe { last_error().as_str() }
+pub unsafe fn import_failed(import: &str, last_error: unsafe extern "C" fn() -> Str) -> ! {
+    // SAFETY: the host's `last_error` (guaranteed by the caller).
+    let message = unsafe { last_error() };
+    // SAFETY: valid until the thread's next import call; copied at once.
+    let message = unsafe { message.as_str() }
         .unwrap_or("(the host's message is not UTF-8)")
         .to_owned();
     panic!("the host's import `{import}` failed: {message}")
@@ -128,7 +148,13 @@ pub unsafe fn resource_drop(handle: u64) {
 
 /// Frees the results of this thread's calls. Backs
 /// [`POST_CALL_SYMBOL`](crate::abi::POST_CALL_SYMBOL).
-pub fn post_call() {
+///
+/// # Safety
+///
+/// Nothing may read a lowered result [`keep`] returned on this thread
+/// afterwards: the host calls it (through the ABI) once it has copied the
+/// results out.
+pub unsafe fn post_call() {
     RESULTS.with_borrow_mut(Vec::clear);
 }
 
@@ -168,19 +194,48 @@ macro_rules! plugin_runtime {
         /// ABI: the message of this thread's last panic.
         #[unsafe(no_mangle)]
         pub extern "C" fn wasmplug_last_error() -> $crate::abi::Str {
-            $crate::guest::last_error()
+            $crate::__private::guest::last_error()
         }
 
         /// ABI: frees the results of this thread's calls.
+        ///
+        /// # Safety
+        ///
+        /// The host no longer reads the results of this thread's calls.
         #[unsafe(no_mangle)]
-        pub extern "C" fn wasmplug_post_call() {
-            $crate::guest::post_call()
+        pub unsafe extern "C" fn wasmplug_post_call() {
+            // SAFETY: guaranteed by the caller, the host (the ABI).
+            unsafe { $crate::__private::guest::post_call() }
         }
 
         /// ABI: receives the host's import table.
+        ///
+        /// # Safety
+        ///
+        /// `table` is the host's import table for this plugin's world,
+        /// valid for the rest of the process.
         #[unsafe(no_mangle)]
-        pub extern "C" fn wasmplug_imports(table: *const ::core::ffi::c_void) {
-            $crate::guest::set_imports(table)
+        pub unsafe extern "C" fn wasmplug_imports(table: *const ::core::ffi::c_void) {
+            // SAFETY: guaranteed by the caller, the host (the ABI).
+            unsafe { $crate::__private::guest::set_imports(table) }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::Lift;
+
+    #[test]
+    fn a_kept_result_lives_until_post_call() {
+        let lowered = keep(vec!["a".to_owned(), "bc".to_owned()]);
+        assert_eq!(RESULTS.with_borrow(Vec::len), 1);
+        // SAFETY: kept until the post-call below.
+        let lifted = unsafe { Vec::<String>::lift(&lowered) }.unwrap();
+        assert_eq!(lifted, ["a", "bc"]);
+        // SAFETY: `lowered` is not read again.
+        unsafe { post_call() };
+        assert_eq!(RESULTS.with_borrow(Vec::len), 0);
+    }
 }

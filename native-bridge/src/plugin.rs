@@ -56,6 +56,10 @@ pub trait World: Send + Sync + 'static {
 /// it with the world's `drop_…` method; dropping it without that leaks the
 /// plugin's value. Not `Sync`: a resource's methods run on one thread at a
 /// time, as its plugin code may expect.
+///
+/// Only a plugin's result makes one, and nothing clones it: the plugin
+/// dereferences and frees the handle, so a forged or duplicated one would
+/// be a wild pointer in plugin code.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Resource {
     handle: u64,
@@ -63,18 +67,21 @@ pub struct Resource {
 }
 
 impl Resource {
-    #[doc(hidden)]
-    pub fn from_handle(handle: u64) -> Self {
+    /// # Safety
+    ///
+    /// `handle` is a live handle the plugin made and gives up.
+    unsafe fn from_handle(handle: u64) -> Self {
         Resource {
             handle,
             _not_sync: std::marker::PhantomData,
         }
     }
+}
 
-    #[doc(hidden)]
-    pub fn handle(&self) -> u64 {
-        self.handle
-    }
+/// Gives up `resource`'s handle, for the resource's drop entry point.
+#[inline]
+pub fn into_handle(resource: Resource) -> u64 {
+    resource.handle
 }
 
 impl Lower for Resource {
@@ -86,7 +93,8 @@ impl Lower for Resource {
 
 impl Lift for Resource {
     unsafe fn lift(lowered: &u64) -> Result<Self, LiftError> {
-        Ok(Resource::from_handle(*lowered))
+        // SAFETY: the caller of `lift` guarantees the handle (`Lift`).
+        Ok(unsafe { Resource::from_handle(*lowered) })
     }
 }
 
@@ -163,40 +171,6 @@ impl<W: World> NativePlugin<W> {
         Arc::ptr_eq(&a.inner, &b.inner)
     }
 
-    #[doc(hidden)]
-    pub fn entries(&self) -> &W::Entries {
-        &self.inner.entries
-    }
-
-    /// Turns a call's status and written result into the result.
-    ///
-    /// # Safety
-    ///
-    /// When `status` is OK, the plugin wrote `out` (valid until post-call).
-    #[doc(hidden)]
-    #[inline]
-    pub unsafe fn finish<R: Lift>(
-        &self,
-        status: Status,
-        export: &str,
-        out: &MaybeUninit<R::Lowered>,
-        post_call: bool,
-    ) -> Result<R, NativeError> {
-        let inner = &*self.inner;
-        // SAFETY: forwarded to the caller.
-        unsafe {
-            finish_call(
-                &inner.library,
-                &inner.label,
-                inner.post_call,
-                status,
-                export,
-                out,
-                post_call,
-            )
-        }
-    }
-
     /// Stops serving without unloading (a native plugin cannot be
     /// unloaded anyway): calls (resource drops too) fail with
     /// [`NativeError::Disabled`] without running plugin code, until
@@ -216,30 +190,86 @@ impl<W: World> NativePlugin<W> {
     pub fn is_enabled(&self) -> bool {
         self.inner.enabled.load(Ordering::Acquire)
     }
+}
 
-    /// `Err(Disabled)` when the plugin is disabled; every generated call
-    /// checks it first.
-    #[doc(hidden)]
-    #[inline]
-    pub fn check_enabled(&self) -> Result<(), NativeError> {
-        if self.inner.enabled.load(Ordering::Acquire) {
-            Ok(())
-        } else {
-            Err(NativeError::Disabled {
-                plugin: self.inner.label.clone(),
-            })
-        }
-    }
+// What the calls `bindings!` generates are made of (`__private::host`):
+// free functions, so that they are no methods of `NativePlugin`.
 
-    /// Turns the status of a call without a result into a result.
-    #[doc(hidden)]
-    #[inline]
-    pub fn finish_unit(&self, status: Status, export: &str) -> Result<(), NativeError> {
-        if status == Status::OK {
-            return Ok(());
-        }
-        Err(self.inner.library.failure(status, export))
+/// The plugin's resolved entry points: `unsafe` function pointers, whose
+/// types the header's digest check vouches for.
+#[inline]
+pub fn entries<W: World>(plugin: &NativePlugin<W>) -> &W::Entries {
+    &plugin.inner.entries
+}
+
+/// `Err(Disabled)` when the plugin is disabled; every generated call checks
+/// it first.
+///
+/// # Errors
+///
+/// [`NativeError::Disabled`].
+#[inline]
+pub fn check_enabled<W: World>(plugin: &NativePlugin<W>) -> Result<(), NativeError> {
+    if plugin.inner.enabled.load(Ordering::Acquire) {
+        Ok(())
+    } else {
+        Err(NativeError::Disabled {
+            plugin: plugin.inner.label.clone(),
+        })
     }
+}
+
+/// Turns a call's status and written result into the result, then (when
+/// `post_call`: the result owns memory) lets the plugin free it.
+///
+/// # Safety
+///
+/// `status` and `out` are what an entry point of `plugin` returned and
+/// wrote, on this thread, with no call to the plugin since: when `status`
+/// is OK, `out` holds a lowered `R` valid until post-call.
+///
+/// # Errors
+///
+/// [`NativeError::Panic`] for a failed call, [`NativeError::InvalidResult`]
+/// for a result that does not lift.
+#[inline]
+pub unsafe fn finish<W: World, R: Lift>(
+    plugin: &NativePlugin<W>,
+    status: Status,
+    export: &str,
+    out: &MaybeUninit<R::Lowered>,
+    post_call: bool,
+) -> Result<R, NativeError> {
+    let inner = &*plugin.inner;
+    // SAFETY: forwarded to the caller.
+    unsafe {
+        finish_call(
+            &inner.library,
+            &inner.label,
+            inner.post_call,
+            status,
+            export,
+            out,
+            post_call,
+        )
+    }
+}
+
+/// Turns the status of a call without a result into a result.
+///
+/// # Errors
+///
+/// [`NativeError::Panic`] for a failed call.
+#[inline]
+pub fn finish_unit<W: World>(
+    plugin: &NativePlugin<W>,
+    status: Status,
+    export: &str,
+) -> Result<(), NativeError> {
+    if status == Status::OK {
+        return Ok(());
+    }
+    Err(plugin.inner.library.failure(status, export))
 }
 
 /// # Safety

@@ -3,7 +3,7 @@
 //! [`Lower::lower`] on the sending side and turned back into an owned value
 //! by [`Lift::lift`] on the receiving side. The mapping is specified in
 //! [`abi`](crate::abi#values); generated code (plugin exports and host
-//! bindings) is the only caller.
+//! bindings) is the only caller, through `__private`.
 //!
 //! Lowering never copies bytes: strings and lists of scalars are borrowed
 //! as (pointer, length). Lists of other element types are lowered element
@@ -76,6 +76,33 @@ impl fmt::Debug for Arena {
     }
 }
 
+/// A value and the arrays it was lowered into, kept together so that its
+/// lowered form stays valid for as long as this lives, wherever it moves:
+/// what one side holds for the other until the other is done reading (a
+/// plugin's results until post-call, the host's import results until the
+/// next import call).
+pub(crate) struct Kept {
+    _value: Box<dyn Any>,
+    _arena: Arena,
+}
+
+impl Kept {
+    /// Lowers `value` where it will stay (on the heap, not in a frame that
+    /// ends or moves), so the lowered form's pointers stay valid as long as
+    /// the returned `Kept` lives. The lowered form holds raw pointers only:
+    /// reading through them is `unsafe`, and the reader answers for it.
+    pub(crate) fn new<T: Lower + 'static>(value: T) -> (Kept, T::Lowered) {
+        let value = Box::new(value);
+        let mut arena = Arena::new();
+        let lowered = value.lower(&mut arena);
+        let kept = Kept {
+            _value: value,
+            _arena: arena,
+        };
+        (kept, lowered)
+    }
+}
+
 /// A value the other side sent that is not valid for its WIT type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiftError(pub String);
@@ -123,7 +150,9 @@ pub trait Lift: Lower + Sized {
     ///
     /// Every pointer in `lowered` must be valid for reads of its length for
     /// the duration of the call, as the ABI guarantees for arguments (the
-    /// call) and results (until post-call).
+    /// call) and results (until post-call); every resource handle in it must
+    /// be one the other side made, has not released and gives up (the
+    /// lifted value owns the handle).
     ///
     /// # Errors
     ///
@@ -161,13 +190,15 @@ impl<T> Slice<T> {
         }
     }
 
-    /// The elements.
+    /// The elements, borrowed from this `Slice`: they cannot outlive it,
+    /// however long the elements live.
     ///
     /// # Safety
     ///
     /// `ptr` must point to `len` initialised elements that stay valid and
-    /// unchanged for `'a` (never null; dangling is fine when `len` is 0).
-    pub unsafe fn as_slice<'a>(&self) -> &'a [T] {
+    /// unchanged while the returned slice is used (never null; dangling is
+    /// fine when `len` is 0).
+    pub unsafe fn as_slice(&self) -> &[T] {
         if self.len == 0 {
             return &[];
         }

@@ -305,18 +305,25 @@ fn guest_traits(
             impl #name {
                 /// Makes a handle owning `value`.
                 pub fn new<T: #guest>(value: T) -> Self {
-                    #name { handle: #krate::guest::resource_new(value) }
+                    #name { handle: #krate::__private::guest::resource_new(value) }
                 }
 
+                /// A handle the host passed back.
+                ///
+                /// # Safety
+                ///
+                /// `handle` must be a live handle of this resource, made
+                /// by [`new`](Self::new) and given up by its owner: the
+                /// plugin dereferences and frees it.
                 #[doc(hidden)]
-                pub fn from_handle(handle: u64) -> Self {
+                pub unsafe fn from_handle(handle: u64) -> Self {
                     #name { handle }
                 }
             }
 
-            impl #krate::value::Lower for #name {
+            impl #krate::__private::Lower for #name {
                 type Lowered = u64;
-                fn lower(&self, _: &mut #krate::value::Arena) -> u64 {
+                fn lower(&self, _: &mut #krate::__private::Arena) -> u64 {
                     self.handle
                 }
             }
@@ -344,7 +351,7 @@ fn import_function(world: &World, f: &Func<'_>, index: usize, root: &TokenStream
     let lowers = f.func.params.iter().enumerate().map(|(i, p)| {
         let n = snake(&p.name);
         let a = format_ident!("a{}", i);
-        quote!(let #a = #krate::value::Lower::lower(&#n, &mut arena);)
+        quote!(let #a = #krate::__private::Lower::lower(&#n, &mut arena);)
     });
     let args: Vec<Ident> = (0..f.func.params.len())
         .map(|i| format_ident!("a{}", i))
@@ -353,7 +360,8 @@ fn import_function(world: &World, f: &Func<'_>, index: usize, root: &TokenStream
     let d = docs_of(f.func.docs.contents.as_deref());
     let failed = quote! {
         if status != #krate::abi::Status::OK {
-            #krate::guest::import_failed(#export, table.last_error);
+            // SAFETY: the table's `last_error`, right after the failed call.
+            unsafe { #krate::__private::guest::import_failed(#export, table.last_error) };
         }
     };
     let body = match &f.func.result {
@@ -371,7 +379,7 @@ fn import_function(world: &World, f: &Func<'_>, index: usize, root: &TokenStream
                 let status = unsafe { (table.#slot)(table.ctx, #(#args,)* out.as_mut_ptr()) };
                 #failed
                 // SAFETY: written by the host, valid until its next import call.
-                unsafe { <#t as #krate::value::Lift>::lift(out.assume_init_ref()) }
+                unsafe { <#t as #krate::__private::Lift>::lift(out.assume_init_ref()) }
                     .unwrap_or_else(|e| ::core::panic!("the host returned an invalid value from `{}`: {e}", #export))
             }
         }
@@ -385,8 +393,8 @@ fn import_function(world: &World, f: &Func<'_>, index: usize, root: &TokenStream
         #[allow(clippy::all, reason = "generated")]
         pub fn #name(#(#params),*) #result {
             // SAFETY: the table is the one generated for this world.
-            let table = unsafe { #krate::guest::imports::<#root::__WasmplugImports>() };
-            let mut arena = #krate::value::Arena::new();
+            let table = unsafe { #krate::__private::guest::imports::<#root::__WasmplugImports>() };
+            let mut arena = #krate::__private::Arena::new();
             #(#lowers)*
             let _ = &mut arena;
             #body
@@ -444,11 +452,11 @@ pub(crate) fn import_table(
         }
         let params = f.func.params.iter().map(|p| {
             let t = world.owned(&root, &p.ty, &none);
-            quote!(<#t as #krate::value::Lower>::Lowered)
+            quote!(<#t as #krate::__private::Lower>::Lowered)
         });
         let out = f.func.result.as_ref().map(|r| {
             let t = world.owned(&root, r, &none);
-            quote!(*mut <#t as #krate::value::Lower>::Lowered)
+            quote!(*mut <#t as #krate::__private::Lower>::Lowered)
         });
         quote!(pub #slot: unsafe extern "C" fn(*const ::core::ffi::c_void, #(#params,)* #out) -> #krate::abi::Status,)
     });
@@ -492,11 +500,15 @@ fn export_macro(world: &World, exports: &[Func<'_>]) -> syn::Result<TokenStream>
                     lifts.push(quote! {
                         // SAFETY: the host passes handles this plugin made
                         // and has not dropped.
-                        let #a = unsafe { #krate::guest::resource::<#guest::#rname>(#a) };
+                        let #a = unsafe { #krate::__private::guest::resource::<#guest::#rname>(#a) };
                     });
                 } else if own {
                     let path = world.named_path(&root, r);
-                    lifts.push(quote!(let #a = #path::from_handle(#a);));
+                    lifts.push(quote! {
+                        // SAFETY: the host passes an owned handle this
+                        // plugin made, and gives it up.
+                        let #a = unsafe { #path::from_handle(#a) };
+                    });
                 } else {
                     return Err(world.error(format!(
                         "`{export}`: borrowed handles are supported as `self` only"
@@ -504,10 +516,10 @@ fn export_macro(world: &World, exports: &[Func<'_>]) -> syn::Result<TokenStream>
                 }
             } else {
                 let t = world.owned(&root, &p.ty, &handle);
-                params.push(quote!(#a: <#t as #krate::value::Lower>::Lowered));
+                params.push(quote!(#a: <#t as #krate::__private::Lower>::Lowered));
                 lifts.push(quote! {
                     // SAFETY: the host lends its arguments for the call.
-                    let #a: #t = unsafe { #krate::value::Lift::lift(&#a) }
+                    let #a: #t = unsafe { #krate::__private::Lift::lift(&#a) }
                         .unwrap_or_else(|e| ::core::panic!("`{}`: invalid argument: {e}", #export));
                 });
             }
@@ -535,22 +547,22 @@ fn export_macro(world: &World, exports: &[Func<'_>]) -> syn::Result<TokenStream>
                     quote!(u64)
                 } else {
                     let t = world.owned(&root, r, &handle);
-                    quote!(<#t as #krate::value::Lower>::Lowered)
+                    quote!(<#t as #krate::__private::Lower>::Lowered)
                 };
-                let keep = if world.has_list(r) {
-                    quote!(#krate::guest::keep((result, arena));)
+                // A result that owns memory is kept until post-call (the
+                // host then calls it); any other lowers to plain values.
+                let lower = if world.has_list(r) {
+                    quote!(#krate::__private::guest::keep(result))
                 } else {
-                    quote!(let _ = (result, arena);)
+                    quote!(#krate::__private::Lower::lower(&result, &mut #krate::__private::Arena::new()))
                 };
                 (
                     quote!(out: *mut #t),
                     quote! {
                         let result = #call;
-                        let mut arena = #krate::value::Arena::new();
-                        let lowered = #krate::value::Lower::lower(&result, &mut arena);
+                        let lowered = #lower;
                         // SAFETY: the host passes a writable `out`.
                         unsafe { out.write(lowered) };
-                        #keep
                     },
                 )
             }
@@ -559,7 +571,7 @@ fn export_macro(world: &World, exports: &[Func<'_>]) -> syn::Result<TokenStream>
             #[unsafe(no_mangle)]
             #[doc(hidden)]
             pub unsafe extern "C" fn #symbol(#(#params,)* #out_param) -> #krate::abi::Status {
-                #krate::guest::call(move || {
+                #krate::__private::guest::call(move || {
                     #(#lifts)*
                     #write
                 })
@@ -580,11 +592,11 @@ fn export_macro(world: &World, exports: &[Func<'_>]) -> syn::Result<TokenStream>
                 #[unsafe(no_mangle)]
                 #[doc(hidden)]
                 pub unsafe extern "C" fn #symbol(handle: u64) -> #krate::abi::Status {
-                    #krate::guest::call(move || {
+                    #krate::__private::guest::call(move || {
                         // SAFETY: the host drops each handle it got once.
-                        let _ = unsafe { #krate::guest::resource::<<$ty as #root::#iface_path::Guest>::#rname>(handle) };
+                        let _ = unsafe { #krate::__private::guest::resource::<<$ty as #root::#iface_path::Guest>::#rname>(handle) };
                         // SAFETY: as above; the handle is not used again.
-                        unsafe { #krate::guest::resource_drop(handle) };
+                        unsafe { #krate::__private::guest::resource_drop(handle) };
                     })
                 }
             });

@@ -166,7 +166,7 @@ pub(crate) fn generate(opts: &options::Host) -> syn::Result<TokenStream> {
             .iter()
             .map(|p| {
                 let t = world.owned(&root, &p.ty, &native_res);
-                quote!(<#t as #krate::value::Lower>::Lowered)
+                quote!(<#t as #krate::__private::Lower>::Lowered)
             })
             .collect();
         let args: Vec<Ident> = (0..pnames.len()).map(|i| format_ident!("a{}", i)).collect();
@@ -178,8 +178,8 @@ pub(crate) fn generate(opts: &options::Host) -> syn::Result<TokenStream> {
                 quote! {
                     // SAFETY: the entry point has this type (the header's
                     // digest matched); the arguments live for the call.
-                    let status = unsafe { (self.entries().#slot)(#(#args),*) };
-                    self.finish_unit(status, #export_lit)
+                    let status = unsafe { (#krate::__private::host::entries(self).#slot)(#(#args),*) };
+                    #krate::__private::host::finish_unit(self, status, #export_lit)
                 }
             }
             Some(r) => {
@@ -188,15 +188,15 @@ pub(crate) fn generate(opts: &options::Host) -> syn::Result<TokenStream> {
                 entry_fields.push(quote! {
                     pub #slot: unsafe extern "C" fn(
                         #(#lowered_params,)*
-                        *mut <#t as #krate::value::Lower>::Lowered,
+                        *mut <#t as #krate::__private::Lower>::Lowered,
                     ) -> #krate::abi::Status,
                 });
                 quote! {
                     let mut out = ::core::mem::MaybeUninit::uninit();
                     // SAFETY: as above; `out` is writable.
-                    let status = unsafe { (self.entries().#slot)(#(#args,)* out.as_mut_ptr()) };
+                    let status = unsafe { (#krate::__private::host::entries(self).#slot)(#(#args,)* out.as_mut_ptr()) };
                     // SAFETY: on success the plugin wrote `out`.
-                    unsafe { self.finish::<#t>(status, #export_lit, &out, #release) }
+                    unsafe { #krate::__private::host::finish::<_, #t>(self, status, #export_lit, &out, #release) }
                 }
             }
         };
@@ -209,9 +209,9 @@ pub(crate) fn generate(opts: &options::Host) -> syn::Result<TokenStream> {
             // indirect call and a status check.
             #[inline]
             #sig {
-                self.check_enabled()?;
-                let mut arena = #krate::value::Arena::new();
-                #(let #args = #krate::value::Lower::lower(&#pnames, &mut arena);)*
+                #krate::__private::host::check_enabled(self)?;
+                let mut arena = #krate::__private::Arena::new();
+                #(let #args = #krate::__private::Lower::lower(&#pnames, &mut arena);)*
                 let _ = &mut arena;
                 #body
             }
@@ -272,10 +272,10 @@ pub(crate) fn generate(opts: &options::Host) -> syn::Result<TokenStream> {
         });
         native_fns.push(quote! {
             fn #drop(&self, this: Self::#name) -> ::std::result::Result<(), Self::Error> {
-                self.check_enabled()?;
+                #krate::__private::host::check_enabled(self)?;
                 // SAFETY: the handle came from this plugin and is consumed.
-                let status = unsafe { (self.entries().#slot)(this.handle()) };
-                self.finish_unit(status, #export_lit)
+                let status = unsafe { (#krate::__private::host::entries(self).#slot)(#krate::__private::host::into_handle(this)) };
+                #krate::__private::host::finish_unit(self, status, #export_lit)
             }
         });
         wasm_fns.push(quote! {
@@ -481,7 +481,7 @@ fn host_imports(
     for (index, f) in imports.iter().enumerate() {
         let slot = format_ident!("f{}", index);
         if world.iface_id(f.iface) == LOG {
-            slots.push(quote!(#slot: #krate::imports::log,));
+            slots.push(quote!(#slot: #krate::__private::host::log,));
             continue;
         }
         let name = snake(&f.func.name);
@@ -512,12 +512,12 @@ fn host_imports(
         });
         let out_param = ret
             .as_ref()
-            .map(|t| quote!(out: *mut <#t as #krate::value::Lower>::Lowered));
+            .map(|t| quote!(out: *mut <#t as #krate::__private::Lower>::Lowered));
         let lifts = pnames.iter().zip(&ptys).zip(&args).map(|((n, t), a)| {
             let what = format!("invalid argument `{n}`: {{e}}");
             quote! {
                 // SAFETY: the plugin lends its arguments for the call.
-                let #n = unsafe { <#t as #krate::value::Lift>::lift(&#a) }
+                let #n = unsafe { <#t as #krate::__private::Lift>::lift(&#a) }
                     .map_err(|e| ::std::format!(#what))?;
             }
         });
@@ -525,11 +525,11 @@ fn host_imports(
             (Some(r), Some(t)) if world.has_list(r) => quote! {
                 // SAFETY: `out` is writable (the ABI); the value it points
                 // into is kept until the plugin's next import call.
-                unsafe { out.write(#krate::imports::keep::<#t>(result)) };
+                unsafe { out.write(#krate::__private::host::keep::<#t>(result)) };
             },
             (Some(_), Some(_)) => quote! {
                 // SAFETY: `out` is writable (the ABI).
-                unsafe { out.write(#krate::value::Lower::lower(&result, &mut #krate::value::Arena::new())) };
+                unsafe { out.write(#krate::__private::Lower::lower(&result, &mut #krate::__private::Arena::new())) };
             },
             _ => quote!(let () = result;),
         };
@@ -537,12 +537,12 @@ fn host_imports(
             #[allow(unsafe_code, clippy::all, reason = "a host import called by plugin code")]
             unsafe extern "C" fn #trampoline(
                 ctx: *const ::core::ffi::c_void,
-                #(#args: <#ptys as #krate::value::Lower>::Lowered,)*
+                #(#args: <#ptys as #krate::__private::Lower>::Lowered,)*
                 #out_param
             ) -> #krate::abi::Status {
-                #krate::imports::call(|| {
+                #krate::__private::host::call(|| {
                     // SAFETY: the context of the table built for this world.
-                    let context = unsafe { #krate::ImportContext::<#ty>::from_ctx(ctx) };
+                    let context = unsafe { #krate::__private::host::context::<#ty>(ctx) };
                     #(#lifts)*
                     let result = context.host().#name(context.plugin(), #(#pnames),*);
                     #write
@@ -575,7 +575,7 @@ fn host_imports(
         #layout
         let table: &'static #table_ty = ::std::boxed::Box::leak(::std::boxed::Box::new(#table_ty {
             ctx: ::core::ptr::from_ref(context).cast(),
-            last_error: #krate::imports::last_error,
+            last_error: #krate::__private::host::last_error,
             #(#slots)*
         }));
         ::core::ptr::from_ref(table).cast()

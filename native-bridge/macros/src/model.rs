@@ -466,8 +466,8 @@ impl World {
         krate: &TokenStream,
     ) -> TokenStream {
         let no_resource = |_: TypeId, _: bool| quote!(());
-        let lower = quote!(#krate::value::Lower);
-        let lift = quote!(#krate::value::Lift);
+        let lower = quote!(#krate::__private::Lower);
+        let lift = quote!(#krate::__private::Lift);
         let def = &self.resolve.types[id];
         let wit_name = def.name.clone().unwrap_or_default();
         match &def.kind {
@@ -487,14 +487,14 @@ impl World {
                     }
                     impl #lower for #self_path {
                         type Lowered = #lowered;
-                        fn lower(&self, arena: &mut #krate::value::Arena) -> #lowered {
+                        fn lower(&self, arena: &mut #krate::__private::Arena) -> #lowered {
                             #lowered { #(#names: #lower::lower(&self.#names, arena),)* }
                         }
                     }
                     impl #lift for #self_path {
                         unsafe fn lift(
                             lowered: &#lowered,
-                        ) -> ::std::result::Result<Self, #krate::value::LiftError> {
+                        ) -> ::std::result::Result<Self, #krate::__private::LiftError> {
                             ::std::result::Result::Ok(Self {
                                 // SAFETY: forwarded to the caller, field by field.
                                 #(#names: unsafe { <#tys as #lift>::lift(&lowered.#names) }?,)*
@@ -553,7 +553,7 @@ impl World {
                     }
                     impl #lower for #self_path {
                         type Lowered = #lowered;
-                        fn lower(&self, arena: &mut #krate::value::Arena) -> #lowered {
+                        fn lower(&self, arena: &mut #krate::__private::Arena) -> #lowered {
                             let _ = &arena;
                             match self { #(#lowers)* }
                         }
@@ -562,11 +562,11 @@ impl World {
                         #[allow(unused_unsafe, reason = "generated")]
                         unsafe fn lift(
                             lowered: &#lowered,
-                        ) -> ::std::result::Result<Self, #krate::value::LiftError> {
+                        ) -> ::std::result::Result<Self, #krate::__private::LiftError> {
                             ::std::result::Result::Ok(match lowered.tag {
                                 #(#lifts)*
                                 tag => {
-                                    return ::std::result::Result::Err(#krate::value::LiftError::new(
+                                    return ::std::result::Result::Err(#krate::__private::LiftError::new(
                                         ::std::format!("{tag} is not a case of variant `{}`", #wit_name),
                                     ));
                                 }
@@ -583,18 +583,18 @@ impl World {
                 quote! {
                     impl #lower for #self_path {
                         type Lowered = u32;
-                        fn lower(&self, _: &mut #krate::value::Arena) -> u32 {
+                        fn lower(&self, _: &mut #krate::__private::Arena) -> u32 {
                             match self { #(Self::#cases => #tags,)* }
                         }
                     }
                     impl #lift for #self_path {
                         unsafe fn lift(
                             lowered: &u32,
-                        ) -> ::std::result::Result<Self, #krate::value::LiftError> {
+                        ) -> ::std::result::Result<Self, #krate::__private::LiftError> {
                             ::std::result::Result::Ok(match *lowered {
                                 #(#tags => Self::#cases,)*
                                 tag => {
-                                    return ::std::result::Result::Err(#krate::value::LiftError::new(
+                                    return ::std::result::Result::Err(#krate::__private::LiftError::new(
                                         ::std::format!("{tag} is not a case of enum `{}`", #wit_name),
                                     ));
                                 }

@@ -4,7 +4,7 @@
 //! generator emits.
 
 use wasmplug_native::abi::Status;
-use wasmplug_native::guest::call;
+use wasmplug_native::__private::guest::call;
 
 wasmplug_native::header! {
     contract: "wasmplug:demo@1.0.0",
