@@ -6,6 +6,7 @@
 //! `rustup` when it is missing, and fails with a message saying what to run
 //! when it cannot.
 
+pub mod polyglot;
 pub mod report;
 
 use std::path::{Path, PathBuf};
@@ -144,6 +145,8 @@ fn build() -> Result<Guests, String> {
         &target_dir,
         &["--package", "counter"],
     )?;
+    // The guests written in Go and Python, beside the Rust components.
+    polyglot::build(&wasm_dir)?;
     Ok(Guests {
         dir: target_dir.join(TARGET).join("release"),
         native_dir: target_dir.join("native"),
