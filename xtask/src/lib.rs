@@ -6,6 +6,7 @@
 //! `rustup` when it is missing, and fails with a message saying what to run
 //! when it cannot.
 
+pub mod languages;
 pub mod polyglot;
 pub mod report;
 
