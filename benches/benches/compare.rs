@@ -453,9 +453,33 @@ fn languages(setup: &Setup, guests: &xtask::Guests) {
         .expect("runtime");
     // (row, guest, source, compiles, cached loads, instances, request batch)
     let builds = [
-        ("Rust (component)", "auth-filter", "guests/auth-filter", 10, 20, 200, 1000),
-        ("Go (component)", "go-auth-filter", "guests/go/auth-filter", 5, 10, 50, 1000),
-        ("Python (component)", "py-auth-filter", "guests/python/auth-filter", 3, 5, 20, 100),
+        (
+            "Rust (component)",
+            "auth-filter",
+            "guests/auth-filter",
+            10,
+            20,
+            200,
+            1000,
+        ),
+        (
+            "Go (component)",
+            "go-auth-filter",
+            "guests/go/auth-filter",
+            5,
+            10,
+            50,
+            1000,
+        ),
+        (
+            "Python (component)",
+            "py-auth-filter",
+            "guests/python/auth-filter",
+            3,
+            5,
+            20,
+            100,
+        ),
     ];
     for (language, guest, source, compiles, loads, instances, batch) in builds {
         let path = guests.wasm(guest);

@@ -99,7 +99,8 @@ pub fn read(dir: &Path) -> Result<Option<Vec<Row>>> {
     if !path.is_file() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     serde_json::from_str(&text)
         .with_context(|| format!("parsing {}", path.display()))
         .map(Some)
@@ -240,7 +241,13 @@ mod tests {
             md.contains("| Go (component) | 2.6 MB | 3.60 s ± 0.00 ns | 2.10 ms ± 100 µs | – | 3.15 µs ± 0.00 ns |"),
             "{md}"
         );
-        assert!(text(&rows).lines().nth(2).unwrap().starts_with("Go (component)"));
+        assert!(
+            text(&rows)
+                .lines()
+                .nth(2)
+                .unwrap()
+                .starts_with("Go (component)")
+        );
         assert_eq!(read(&dir.path().join("nowhere")).unwrap(), None);
     }
 }

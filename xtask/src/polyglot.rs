@@ -193,12 +193,20 @@ fn install_venv(dir: &Path) -> Result<PathBuf, String> {
     eprintln!("installing {pins} into {} ...", venv.display());
     let python = std::env::var_os("WASMPLUG_PYTHON").unwrap_or_else(|| "python3".into());
     run(
-        Command::new(&python).args(["-m", "venv", "--clear"]).arg(&venv),
+        Command::new(&python)
+            .args(["-m", "venv", "--clear"])
+            .arg(&venv),
         "create a Python venv (needs python3 with the venv module; set WASMPLUG_PYTHON to use another)",
     )?;
     run(
         Command::new(venv.join("bin").join("python"))
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
             .args(pins.split(' ')),
         &format!("pip install {pins}"),
     )?;
@@ -415,12 +423,11 @@ fn fingerprint(guest: &Guest) -> Result<String, String> {
     );
     for dir in std::iter::once(guest.dir).chain(guest.wit.iter().copied()) {
         let mut files = Vec::new();
-        list_files(&root.join(dir), &mut files)
-            .map_err(|e| format!("cannot read {dir}: {e}"))?;
+        list_files(&root.join(dir), &mut files).map_err(|e| format!("cannot read {dir}: {e}"))?;
         files.sort();
         for file in files {
-            let bytes = std::fs::read(&file)
-                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let bytes =
+                std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
             let relative = file.strip_prefix(root).unwrap_or(&file);
             let _ = writeln!(text, "{} {:016x}", relative.display(), fnv1a(&bytes));
         }
