@@ -33,7 +33,7 @@ fn open_native<W: World<Host = ()>>(
 
 // ---- demo1 (the seed's plugin1): V, F, Foo.M1 ------------------------------
 
-fn demo1_contract<P: DemoApi>(plugin: &P) {
+pub(crate) fn demo1_contract<P: DemoApi>(plugin: &P) {
     plugin.set_v(15).unwrap();
     assert_eq!(plugin.get_v().unwrap(), 15);
     assert_eq!(plugin.f().unwrap(), "plugin1: public integer variable V=15");
@@ -125,7 +125,7 @@ fn opening_twice_runs_init_once_on_native() {
 // ---- the gateway filter ----------------------------------------------------
 
 /// Configured with `deny = "mallory, eve"`.
-fn auth_filter_contract<P: GatewayFilterApi>(filter: &P) {
+pub(crate) fn auth_filter_contract<P: GatewayFilterApi>(filter: &P) {
     let verdict = |path: &str, auth: Option<&str>| filter.on_request(&request(path, auth)).unwrap();
     assert_eq!(verdict("/public/index.html", None), Verdict::Allow);
     let missing = Verdict::Reject(Rejection {

@@ -15,6 +15,7 @@ mod lifecycle;
 mod loading;
 mod manifest;
 mod native;
+mod polyglot;
 mod pool;
 mod settings;
 mod support;

@@ -7,6 +7,8 @@
 //! when it cannot.
 
 pub mod bench_id;
+pub mod languages;
+pub mod polyglot;
 pub mod report;
 
 use std::path::{Path, PathBuf};
@@ -186,6 +188,8 @@ fn build() -> Result<Guests, String> {
         &target_dir,
         &["--package", "counter"],
     )?;
+    // The guests written in Go and Python, beside the Rust components.
+    polyglot::build(&wasm_dir)?;
     Ok(guests)
 }
 

@@ -101,6 +101,14 @@ fn compare(cli: &Cli) -> Result<()> {
     println!("\n{}", report::table(&results));
     println!("{}", report::targets_table(&report::targets(&results)));
     let (markdown, svg) = report::write(&results, &machine, &out)?;
+    // The per-language rows (the same filter in Rust, Go, Python).
+    if let Some(rows) = xtask::languages::read(&criterion)? {
+        println!("{}", xtask::languages::text(&rows));
+        let mut text = std::fs::read_to_string(&markdown)?;
+        text.push('\n');
+        text.push_str(&xtask::languages::markdown(&rows));
+        std::fs::write(&markdown, text)?;
+    }
     println!(
         "report: {}\nchart:  {}\ncriterion's output: {}",
         markdown.display(),
