@@ -34,3 +34,11 @@ while IFS= read -r line; do
     fi
 done <<<"$steps"
 echo "== the guide's $n steps passed in $((SECONDS - start)) s"
+
+# The steps rewrite the base WIT's copy from the wasmplug they build: if
+# that changed a committed file, the repository's copy is stale.
+if git -C "$root" rev-parse --git-dir >/dev/null 2>&1 &&
+    ! git -C "$root" diff --quiet -- examples/embedder/wit; then
+    echo "examples/embedder/wit changed: commit the base WIT the guide's steps wrote" >&2
+    exit 1
+fi
