@@ -78,7 +78,6 @@ pub trait Contract: Send + Sync + 'static {
 /// wasmplug::contract! {
 ///     /// Our gateway's request filters.
 ///     pub struct Filters {
-///         package: "wasmplug:gateway@1.0.0",
 ///         world: "wasmplug:gateway/gateway-filter",
 ///         path: ["wit/plugin", "../wit/gateway"],
 ///         bindings: filters::{GatewayFilter, GatewayFilterIndices},
@@ -91,6 +90,24 @@ pub trait Contract: Send + Sync + 'static {
 /// let plugin = runtime.open::<Filters>("auth-filter.wasm")?;
 /// # Ok(())
 /// # }
+/// ```
+///
+/// The contract's package and version ([`Contract::PACKAGE`], what plugins
+/// are checked against) are read from the WIT at compile time: the package
+/// of the interfaces the world exports (its own package, or the one other
+/// package it exports interfaces of). `package: "ns:name@x.y.z"` (optional,
+/// first) states it as well, and must agree: a typo is a compile error
+/// naming both, never a contract that refuses every plugin at run time.
+///
+/// ```compile_fail
+/// wasmplug::contract! {
+///     pub struct Filters {
+///         package: "wasmplug:gateway@2.0.0", // the WIT says 1.0.0
+///         world: "wasmplug:gateway/gateway-filter",
+///         path: ["wit/plugin", "../wit/gateway"],
+///         bindings: filters::{GatewayFilter, GatewayFilterIndices},
+///     }
+/// }
 /// ```
 ///
 /// `path` (one directory as a string, or a list of them) is relative to
@@ -114,7 +131,7 @@ macro_rules! contract {
     (
         $(#[$meta:meta])*
         $vis:vis struct $name:ident {
-            package: $package:literal,
+            $(package: $package:literal,)?
             world: $world:literal,
             path: $path:tt,
             bindings: $module:ident :: { $exports:ident, $indices:ident }
@@ -139,7 +156,11 @@ macro_rules! contract {
         $vis struct $name;
 
         impl $crate::Contract for $name {
-            const PACKAGE: &'static str = $package;
+            const PACKAGE: &'static str = $crate::__private::contract_package!(
+                world: $world,
+                path: $path
+                $(, package: $package)?
+            );
             const ASYNC: bool = $crate::__contract_bindgen!(@async [$($async)?]);
             type Exports = $module::$exports;
             type Indices = $module::$indices;

@@ -159,4 +159,5 @@ pub use wasmtime;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::bindings::wasmplug::plugin::log;
+    pub use wasmplug_macros::contract_package;
 }
