@@ -143,8 +143,9 @@ pub use wasmplug_core::{Conflict, Digest, Metadata, OnConflict, Origin};
 /// package every plugin's world includes (`include
 /// wasmplug:plugin/base@1.0.0;`), with the optional lifecycle hooks and
 /// declaration. It ships inside this crate (`wit/plugin/plugin.wit`); a
-/// plugin crate keeps a copy in its `wit/deps/`, e.g. written by a test or
-/// build script of the host:
+/// plugin and its host keep a copy in their `wit/deps/`, written from this
+/// constant by a small program of the host and checked by a test of it
+/// (`docs/writing-a-plugin.md` shows both):
 ///
 /// ```no_run
 /// std::fs::create_dir_all("wit/deps/wasmplug-plugin")?;
