@@ -266,7 +266,7 @@ pub(crate) fn in_child_process(test: &str) -> bool {
     if std::env::var_os("WASMPLUG_CHILD").is_some() {
         return false;
     }
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
+    let out = crate::support::this_test_binary()
         .args(["--exact", test, "--test-threads=1", "--nocapture"])
         .env("WASMPLUG_CHILD", "1")
         .output()

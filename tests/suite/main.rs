@@ -13,5 +13,6 @@ mod hostile;
 mod lifecycle;
 mod manifest;
 mod native;
+mod portability;
 mod support;
 mod versions;
