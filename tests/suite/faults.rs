@@ -301,7 +301,7 @@ pub(crate) fn in_child_process(test: &str) -> bool {
     }
     // Built here, once: the child only finds them.
     xtask::build_guests().expect("guests build");
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
+    let out = crate::support::this_test_binary()
         .args(["--exact", test, "--test-threads=1", "--nocapture"])
         .env("WASMPLUG_CHILD", "1")
         .env(xtask::GUESTS_BUILT_ENV, "1")

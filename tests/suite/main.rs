@@ -17,6 +17,7 @@ mod manifest;
 mod native;
 mod polyglot;
 mod pool;
+mod portability;
 mod settings;
 mod support;
 mod versions;

@@ -4,7 +4,6 @@
 #![allow(unsafe_code, reason = "opening native libraries is unsafe by nature")]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use wasmplug_native::abi::{self, Status, mangle};
@@ -21,9 +20,11 @@ fn expected() -> Expected<'static> {
 }
 
 fn out_dir() -> PathBuf {
+    // Per target: a cross-built suite (`.ci/arm64.sh`) builds its own.
     xtask::workspace_root()
         .join("target")
         .join("native-fixtures")
+        .join(abi::TARGET)
 }
 
 /// Builds `source` into a shared library named `name` with `defines`.
@@ -32,7 +33,7 @@ pub(crate) fn cc(name: &str, source: &str, defines: &[String]) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     let out = dir.join(format!("lib{name}.so"));
     let src = xtask::workspace_root().join("tests/native").join(source);
-    let status = Command::new("cc")
+    let status = crate::support::c_compiler()
         .args(["-shared", "-fPIC", "-O1", "-o"])
         .arg(&out)
         .arg(&src)
@@ -128,7 +129,7 @@ fn libraries_that_are_not_plugins() {
     assert!(matches!(err, NativeError::NotAPlugin { .. }), "{err}");
 
     // A system library: the C library's maths.
-    let libm = Command::new("cc")
+    let libm = crate::support::c_compiler()
         .arg("-print-file-name=libm.so.6")
         .output()
         .unwrap();
@@ -281,7 +282,7 @@ fn a_panic_in_a_native_plugin_is_a_typed_error_and_the_host_lives() {
 /// that exits normally must have run and passed that one test.
 fn run_child(test: &str, fault: &str) -> std::process::ExitStatus {
     xtask::build_guests().expect("guests build");
-    let out = Command::new(std::env::current_exe().unwrap())
+    let out = crate::support::this_test_binary()
         .args(["--ignored", "--exact", test, "--test-threads=1"])
         .env("WASMPLUG_FAULT", fault)
         .env(xtask::GUESTS_BUILT_ENV, "1")

@@ -18,6 +18,24 @@ use std::sync::OnceLock;
 /// The Wasm target plugins are built for.
 pub const TARGET: &str = "wasm32-wasip2";
 
+/// The target native guests and fixtures are built for when this crate was
+/// cross-compiled (e.g. `aarch64-unknown-linux-gnu` for a test suite run
+/// under qemu): the target of the process that loads them, not that of the
+/// machine running cargo. `None` in a native build.
+pub const NATIVE_TARGET: Option<&str> = if env!("XTASK_CROSS_TARGET").is_empty() {
+    None
+} else {
+    Some(env!("XTASK_CROSS_TARGET"))
+};
+
+/// Where cargo puts a native build of `profile` under `target_dir`.
+fn native_out(target_dir: &Path, profile: &str) -> PathBuf {
+    match NATIVE_TARGET {
+        Some(target) => target_dir.join(target).join(profile),
+        None => target_dir.join(profile),
+    }
+}
+
 /// The repository root.
 pub fn workspace_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -146,7 +164,7 @@ fn build() -> Result<Guests, String> {
     let target_dir = workspace_root().join("target").join("guests");
     let guests = Guests {
         dir: target_dir.join(TARGET).join("release"),
-        native_dir: target_dir.join("native"),
+        native_dir: native_out(&target_dir, "native"),
     };
     if std::env::var_os(GUESTS_BUILT_ENV).is_some() {
         return Ok(guests);
@@ -179,11 +197,11 @@ fn build() -> Result<Guests, String> {
     }
     // The same guests as native libraries; the `native` profile unwinds
     // (see guests/Cargo.toml).
-    cargo_build("guests", None, "native", &target_dir, &[])?;
+    cargo_build("guests", NATIVE_TARGET, "native", &target_dir, &[])?;
     // Of the test fixtures, the one built from one source for both.
     cargo_build(
         "tests/fixtures",
-        None,
+        NATIVE_TARGET,
         "native",
         &target_dir,
         &["--package", "counter"],
@@ -218,13 +236,13 @@ pub fn build_native(crate_dir: &str, name: &str) -> Result<PathBuf, String> {
         .join("target")
         .join("native-fixtures")
         .join("cargo");
-    cargo_build(crate_dir, None, "release", &target_dir, &[])?;
+    cargo_build(crate_dir, NATIVE_TARGET, "release", &target_dir, &[])?;
     let file = format!(
         "{}{name}{}",
         std::env::consts::DLL_PREFIX,
         std::env::consts::DLL_SUFFIX
     );
-    Ok(target_dir.join("release").join(file))
+    Ok(native_out(&target_dir, "release").join(file))
 }
 
 /// `cargo build --profile <profile> --locked <args>` of the workspace at
