@@ -88,6 +88,7 @@ mod reload;
 mod runtime;
 mod sandbox;
 mod signature;
+mod snapshot;
 mod state;
 
 pub use builder::RuntimeBuilder;

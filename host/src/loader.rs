@@ -20,6 +20,7 @@ use crate::plugin::{Plugin, PluginInner};
 use crate::pre::PluginPre;
 use crate::runtime::Runtime;
 use crate::sandbox::Options;
+use crate::snapshot::Source;
 
 /// Loads one plugin for contract `C`; made by [`Runtime::loader`].
 #[must_use = "a loader does nothing until `open` or `open_bytes`"]
@@ -329,7 +330,8 @@ impl<'r, C: Contract> Loader<'r, C> {
                 origin: origin.clone(),
                 reason: chain(&e),
             })?;
-        PluginPre::new(sandbox, &linker, origin, &component, digest)
+        let source = Source::new(runtime.clone(), bytes);
+        PluginPre::new(sandbox, &linker, origin, &component, digest, source)
     }
 }
 
