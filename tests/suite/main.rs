@@ -15,5 +15,6 @@ mod loading;
 mod manifest;
 mod native;
 mod settings;
+mod snapshot;
 mod support;
 mod versions;
