@@ -21,6 +21,8 @@
 //! [`Runtime`] (engine) → [`PluginPre`] (compiled, checked,
 //! pre-instantiated, once per plugin) → [`Instance`] (a store, cheap) and
 //! [`Plugin`] (the shared, initialised live instance).
+//! [`PluginPre::snapshot`] runs `init` once and makes a pre whose instances
+//! start from the initialised state, without running `init` again.
 //!
 //! Plugins run sandboxed: no filesystem, environment, arguments, network or
 //! stdio unless [`Capabilities`] grant them. [`Limits`] cap each plugin's

@@ -235,17 +235,16 @@ impl<C: Contract> PluginPre<C> {
             instance: instance.instance,
             failed: None,
         };
-        let snapshot = unwound(|| ready(wizer.snapshot_component(&cx, &mut access)))
+        let snapshot = unwound(|| poll_once(wizer.snapshot_component(&cx, &mut access)))
             .map_err(|panic| self.snapshot_error(format!("wasmtime-wizer failed: {panic}")))?;
         if let Some(failed) = access.failed {
             return Err(self.snapshot_error(failed));
         }
         match snapshot {
             Some(Ok(wasm)) => Ok(wasm),
-            Some(Err(e)) => Err(self.snapshot_error(format!(
-                "wasmtime-wizer refused it: {}",
-                chain(&e)
-            ))),
+            Some(Err(e)) => {
+                Err(self.snapshot_error(format!("wasmtime-wizer refused it: {}", chain(&e))))
+            }
             None => Err(self.snapshot_error(
                 "wasmtime-wizer's snapshot did not complete (it waited on something)".into(),
             )),
@@ -302,7 +301,7 @@ fn unwound<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
 
 /// Polls `future` once. wizer's snapshot is async only because its state
 /// reader may be; [`Access`] answers at once, so one poll completes it.
-fn ready<F: Future>(future: F) -> Option<F::Output> {
+fn poll_once<F: Future>(future: F) -> Option<F::Output> {
     match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
         Poll::Ready(output) => Some(output),
         Poll::Pending => None,

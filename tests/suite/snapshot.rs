@@ -38,11 +38,17 @@ fn ten_instances_from_a_snapshot_see_that_init_ran_once() {
             let common = instance
                 .call(|p, s| p.wasmplug_demo_probe().call_common_init_count(s))
                 .unwrap();
-            assert_eq!(common, 1, "the shared dependency's init is in the snapshot too");
+            assert_eq!(
+                common, 1,
+                "the shared dependency's init is in the snapshot too"
+            );
         }
     });
     // `init` ran once in all, while the snapshot was taken.
-    assert_eq!(count(&records, "init-probe@1.0.0", "init-probe: init #1"), 1);
+    assert_eq!(
+        count(&records, "init-probe@1.0.0", "init-probe: init #1"),
+        1
+    );
     assert_eq!(starting(&records, "init-probe: init #"), 1, "{records:?}");
 
     // Without the snapshot, each instance runs its own `init`.
@@ -78,7 +84,10 @@ fn shutdown_runs_once_per_instance_from_a_snapshot() {
     assert_eq!(starting(&records, "heavy-init: init #"), 1, "{records:?}");
     // The instance that ran `init` for the snapshot is thrown away without
     // `shutdown`; each of the ten runs its own.
-    assert_eq!(count(&records, "heavy-init@1.0.0", "heavy-init: shutdown"), 10);
+    assert_eq!(
+        count(&records, "heavy-init@1.0.0", "heavy-init: shutdown"),
+        10
+    );
 }
 
 #[test]
@@ -101,7 +110,10 @@ fn the_configuration_given_at_snapshot_time_holds_in_every_instance() {
                 .unwrap()
         };
         assert!(
-            matches!(on("Bearer mallory"), Verdict::Reject(Rejection { status: 403, .. })),
+            matches!(
+                on("Bearer mallory"),
+                Verdict::Reject(Rejection { status: 403, .. })
+            ),
             "a denied token is rejected"
         );
         assert!(matches!(
