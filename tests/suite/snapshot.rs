@@ -6,7 +6,17 @@ use wasmplug_contracts::gateway::wasmplug::gateway::types::{Rejection, Verdict};
 use wasmplug_contracts::{Demo, GatewayFilter, InitProbe};
 
 use crate::gateway::request;
-use crate::support::{capture_logs, count, runtime, wasm_bytes};
+use crate::support::{capture_logs, count, wasm_bytes};
+
+/// A runtime without the precompiled cache: a snapshot cached by an
+/// earlier run would be loaded, and `init` would not run at all.
+fn runtime() -> Runtime {
+    Runtime::builder()
+        .max_instances(16)
+        .cache(false)
+        .build()
+        .unwrap()
+}
 
 fn init_count(instance: &mut wasmplug::PluginInstance<InitProbe>) -> u32 {
     instance
