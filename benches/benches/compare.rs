@@ -25,7 +25,7 @@ use wasmplug_benches::{
     gateway_request, ops,
 };
 use wasmplug_contracts::gateway::wasmplug::gateway::types::Verdict;
-use wasmplug_contracts::{GatewayFilter, GatewayFilterApi, GatewayFilterNative};
+use wasmplug_contracts::{GatewayFilter, GatewayFilterApi, GatewayFilterNative, InitProbe};
 use wasmplug_native::{NativeLoader, NativePlugin};
 use xtask::bench_id as id;
 
@@ -176,6 +176,48 @@ fn instantiate(c: &mut Criterion, setup: &Setup) {
             || (),
             |()| pre.instantiate().expect("instantiates"),
             BatchSize::NumIterations(100),
+        )
+    });
+    group.finish();
+}
+
+/// Init once, for every instance: a new instance of a plugin whose `init`
+/// works about 10 ms (the test fixture `heavy-init`), made from its
+/// snapshot after `init` against made and initialised, and what taking the
+/// snapshot costs (cache off: `init` once, two compilations). Instances are
+/// dropped (their `shutdown` runs) outside the timing.
+fn snapshot(c: &mut Criterion, guests: &xtask::Guests) {
+    let wasm = std::fs::read(guests.wasm("heavy-init")).expect("component");
+    let runtime = Runtime::builder().cache(false).build().expect("runtime");
+    let pre = runtime
+        .loader::<InitProbe>()
+        .compile("heavy-init", &wasm)
+        .expect("compiles");
+    let snapshot = pre.snapshot().expect("snapshots");
+
+    let mut group = c.benchmark_group("snapshot");
+    group.bench_function("instantiate from snapshot", |b| {
+        b.iter_batched(
+            || (),
+            |()| snapshot.instantiate().expect("instantiates"),
+            BatchSize::NumIterations(100),
+        )
+    });
+    // Each iteration runs `init` (~10 ms) or takes a snapshot: few, equal
+    // samples.
+    group.sampling_mode(SamplingMode::Flat).sample_size(10);
+    group.bench_function("instantiate + init", |b| {
+        b.iter_batched(
+            || (),
+            |()| pre.instantiate().expect("instantiates"),
+            BatchSize::NumIterations(10),
+        )
+    });
+    group.bench_function("take snapshot", |b| {
+        b.iter_batched(
+            || (),
+            |()| pre.snapshot().expect("snapshots"),
+            BatchSize::PerIteration,
         )
     });
     group.finish();
@@ -476,6 +518,7 @@ fn benches() {
     load(&mut c, guests);
     let setup = Setup::new();
     instantiate(&mut c, &setup);
+    snapshot(&mut c, guests);
     calls(&mut c, &setup);
     gateway(&mut c, &setup);
     throughput(&mut c, &setup);

@@ -14,6 +14,12 @@
 //! entry records the SHA-256 of the wasm it was compiled from and of its
 //! payload, both checked before deserialising. A corrupt, truncated or foreign entry is discarded and
 //! rebuilt, and counted in [`CacheStats::discarded`].
+//!
+//! Snapshots of initialised plugins ([`PluginPre::snapshot`](crate::PluginPre::snapshot))
+//! are kept beside them, compiled, as `<root>/<engine>/<key>.snapshot.cwasm`,
+//! in the same layout with the snapshot's key (see `snapshot.rs`: the
+//! wasm's digest, the configuration `init` got and what else `init` could
+//! see) where a component's entry records its wasm's digest.
 
 #![allow(
     unsafe_code,
@@ -48,6 +54,11 @@ pub struct CacheStats {
     pub misses: u64,
     /// Entries found corrupt, truncated or foreign, deleted and rebuilt.
     pub discarded: u64,
+    /// Snapshots after `init` loaded from a valid entry (`init` did not
+    /// run).
+    pub snapshot_hits: u64,
+    /// Snapshots that were made (`init` ran once) and stored.
+    pub snapshot_misses: u64,
 }
 
 /// A directory of precompiled components for one engine configuration.
@@ -57,6 +68,8 @@ pub(crate) struct Cache {
     hits: AtomicU64,
     misses: AtomicU64,
     discarded: AtomicU64,
+    snapshot_hits: AtomicU64,
+    snapshot_misses: AtomicU64,
 }
 
 /// The platform's per-user cache directory for wasmplug, if there is one:
@@ -86,6 +99,8 @@ impl Cache {
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             discarded: AtomicU64::new(0),
+            snapshot_hits: AtomicU64::new(0),
+            snapshot_misses: AtomicU64::new(0),
         })
     }
 
@@ -94,6 +109,8 @@ impl Cache {
             hits: self.hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
             discarded: self.discarded.load(Ordering::Relaxed),
+            snapshot_hits: self.snapshot_hits.load(Ordering::Relaxed),
+            snapshot_misses: self.snapshot_misses.load(Ordering::Relaxed),
         }
     }
 
@@ -115,31 +132,9 @@ impl Cache {
         digest: Digest,
     ) -> wasmtime::Result<Component> {
         let path = self.entry_path(digest);
-        match fs::read(&path) {
-            Ok(entry) => match payload(&entry, digest) {
-                Some(artifact) => {
-                    // SAFETY: `artifact` is exactly what `Component::serialize`
-                    // produced for this engine configuration: the entry sits
-                    // in a directory only this user can write, was written
-                    // whole by `store` (temporary file, then rename), and its
-                    // SHA-256 matches the one recorded beside it, so it was
-                    // neither truncated nor altered since. The engine
-                    // compatibility hash in the path, and wasmtime's own
-                    // header check, rule out another configuration's code.
-                    match unsafe { Component::deserialize(engine, artifact) } {
-                        Ok(component) => {
-                            self.hits.fetch_add(1, Ordering::Relaxed);
-                            return Ok(component);
-                        }
-                        Err(e) => self.discard(&path, &format!("wasmtime refused it: {e}")),
-                    }
-                }
-                None => self.discard(&path, "bad header or checksum"),
-            },
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => {
-                tracing::warn!(target: "wasmplug", path = %path.display(), "cannot read cache entry: {e}")
-            }
+        if let Some(component) = self.load(engine, &path, digest) {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(component);
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let component = Component::new(engine, wasm)?;
@@ -154,6 +149,64 @@ impl Cache {
             }
         }
         Ok(component)
+    }
+
+    /// The component in the valid entry at `path` recorded for `key`, if
+    /// there is one; an invalid entry is discarded.
+    fn load(&self, engine: &Engine, path: &Path, key: Digest) -> Option<Component> {
+        match fs::read(path) {
+            Ok(entry) => match payload(&entry, key) {
+                Some(artifact) => {
+                    // SAFETY: `artifact` is exactly what `Component::serialize`
+                    // produced for this engine configuration: the entry sits
+                    // in a directory only this user can write, was written
+                    // whole by `store` (temporary file, then rename), and its
+                    // SHA-256 matches the one recorded beside it, so it was
+                    // neither truncated nor altered since. The engine
+                    // compatibility hash in the path, and wasmtime's own
+                    // header check, rule out another configuration's code.
+                    match unsafe { Component::deserialize(engine, artifact) } {
+                        Ok(component) => return Some(component),
+                        Err(e) => self.discard(path, &format!("wasmtime refused it: {e}")),
+                    }
+                }
+                None => self.discard(path, "bad header or checksum"),
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(target: "wasmplug", path = %path.display(), "cannot read cache entry: {e}")
+            }
+        }
+        None
+    }
+
+    /// The entry for the snapshot with this key.
+    pub(crate) fn snapshot_path(&self, key: Digest) -> PathBuf {
+        self.dir.join(format!("{}.snapshot.cwasm", key.to_hex()))
+    }
+
+    /// The compiled snapshot with this key, from a valid entry.
+    pub(crate) fn load_snapshot(&self, engine: &Engine, key: Digest) -> Option<Component> {
+        let component = self.load(engine, &self.snapshot_path(key), key)?;
+        self.snapshot_hits.fetch_add(1, Ordering::Relaxed);
+        Some(component)
+    }
+
+    /// Stores a snapshot just made and compiled. I/O problems are logged:
+    /// the next snapshot is made again.
+    pub(crate) fn store_snapshot(&self, key: Digest, component: &Component) {
+        self.snapshot_misses.fetch_add(1, Ordering::Relaxed);
+        let path = self.snapshot_path(key);
+        match component.serialize() {
+            Ok(artifact) => {
+                if let Err(e) = store(&path, key, &artifact) {
+                    tracing::warn!(target: "wasmplug", path = %path.display(), "cannot write cache entry: {e}");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(target: "wasmplug", "cannot serialise a compiled snapshot: {e}")
+            }
+        }
     }
 
     fn discard(&self, path: &Path, why: &str) {

@@ -266,6 +266,21 @@ pub enum Error {
         message: String,
     },
 
+    /// The plugin cannot be snapshotted after `init`
+    /// ([`PluginPre::snapshot`](crate::PluginPre::snapshot)): its `init`
+    /// left state a snapshot cannot carry (an open host resource, such as a
+    /// file, directory or stream handle), or wasmtime-wizer refused the
+    /// component (e.g. it mutates tables). The plugin itself is unharmed:
+    /// its instances can still run `init` each
+    /// ([`PluginPre::instantiate`](crate::PluginPre::instantiate)).
+    #[error("plugin {plugin} cannot be snapshotted after init: {reason}")]
+    Snapshot {
+        /// `name@version`.
+        plugin: String,
+        /// Why, in words.
+        reason: String,
+    },
+
     /// Guest code trapped (or a host call failed) while running `export`.
     /// The instance that trapped is not reused.
     #[error("plugin {plugin} trapped in {export}: {reason}")]

@@ -112,6 +112,13 @@ impl<C: Contract> PluginInstance<C> {
         }
     }
 
+    /// For an instance made from a snapshot taken after `init`: its state is
+    /// already `init`'s, so `init` does not run again, and its `shutdown`
+    /// runs when it is dropped.
+    pub(crate) fn assume_initialised(&mut self) {
+        self.initialised = true;
+    }
+
     /// Runs lifecycle hook `name` if the plugin exports the hooks; returns
     /// whether it did. A refusal is [`Error::Hook`]; a trap poisons the
     /// instance.

@@ -22,6 +22,8 @@
 //! pre-instantiated, once per plugin) → [`PluginInstance`] (a store, cheap) and
 //! [`Plugin`] (the live plugin: one shared instance, or a pool of them —
 //! see [`Concurrency`]).
+//! [`PluginPre::snapshot`] runs `init` once and makes a pre whose instances
+//! start from the initialised state, without running `init` again.
 //!
 //! Plugins run sandboxed: no filesystem, environment, arguments, network or
 //! stdio unless [`Capabilities`] grant them. [`Limits`] cap each plugin's
@@ -116,6 +118,7 @@ mod reload;
 mod runtime;
 mod sandbox;
 mod signature;
+mod snapshot;
 mod state;
 mod ticker;
 

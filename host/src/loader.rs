@@ -22,6 +22,7 @@ use crate::plugin::{Plugin, PluginInner};
 use crate::pre::PluginPre;
 use crate::runtime::Runtime;
 use crate::sandbox::Options;
+use crate::snapshot::Source;
 
 /// Loads one plugin for contract `C`; made by [`Runtime::loader`].
 #[must_use = "a loader does nothing until `open` or `open_bytes`"]
@@ -393,7 +394,16 @@ impl<'r, C: Contract> Loader<'r, C> {
         } else {
             None
         };
-        PluginPre::new(sandbox, &linker, probe.as_ref(), origin, &component, digest)
+        let source = Source::new(runtime.clone(), bytes);
+        PluginPre::new(
+            sandbox,
+            &linker,
+            probe.as_ref(),
+            origin,
+            &component,
+            digest,
+            source,
+        )
     }
 }
 

@@ -14,6 +14,7 @@ use crate::instance::PluginInstance;
 use crate::manifest::{self, Declared};
 use crate::sandbox::Sandbox;
 use crate::signature::{ExportedFunc, exported_funcs};
+use crate::snapshot::{Snapshotted, Source};
 use crate::state::PluginState;
 use wasmplug_core::{Digest, Metadata};
 
@@ -48,6 +49,11 @@ pub(crate) struct PreInner<C: Contract> {
     digest: Digest,
     metadata: Metadata,
     label: Arc<str>,
+    /// What [`snapshot`](PluginPre::snapshot) starts from.
+    source: Source,
+    /// Set when this pre makes instances from a snapshot taken after
+    /// `init` (see `snapshot.rs`).
+    snapshot: Option<Snapshotted<C>>,
 }
 
 impl<C: Contract> PluginPre<C> {
@@ -67,6 +73,7 @@ impl<C: Contract> PluginPre<C> {
         origin: Origin,
         component: &Component,
         digest: Digest,
+        source: Source,
     ) -> Result<(Self, PluginInstance<C>)> {
         let engine = &sandbox.engine;
         check_package(engine, &origin, component, BASE_PACKAGE)?;
@@ -178,6 +185,8 @@ impl<C: Contract> PluginPre<C> {
                 digest,
                 metadata,
                 label,
+                source,
+                snapshot: None,
             }),
         };
         let first = first.into_instance(plugin_pre.clone());
@@ -203,6 +212,8 @@ impl<C: Contract> PluginPre<C> {
 
     /// Makes a fresh private instance and runs its `init` with the plugin's
     /// configuration. Memory and state are not shared with other instances.
+    /// On a [`snapshot`](Self::snapshot), the instance starts from the
+    /// snapshot's state instead, and `init` does not run.
     ///
     /// # Errors
     ///
@@ -225,6 +236,14 @@ impl<C: Contract> PluginPre<C> {
             return Err(crate::async_plugin::calling_path::<C>());
         }
         let i = &self.inner;
+        // A snapshot holds `init`'s state for its own configuration only.
+        let from_snapshot = match &i.snapshot {
+            Some(snapshot) if config != &*i.config => {
+                return snapshot.of.instantiate_with(config);
+            }
+            Some(_) => true,
+            None => false,
+        };
         let raw = PluginInstance::<C>::raw(
             &i.sandbox,
             &i.pre,
@@ -234,8 +253,63 @@ impl<C: Contract> PluginPre<C> {
             &i.label,
         )?;
         let mut instance = raw.into_instance(self.clone());
-        instance.init(config)?;
+        if from_snapshot {
+            instance.assume_initialised();
+        } else {
+            instance.init(config)?;
+        }
         Ok(instance)
+    }
+
+    /// The same plugin, making its instances from the pre-instantiated
+    /// `component`: a snapshot of it taken after `init` (see
+    /// [`snapshot`](Self::snapshot)).
+    pub(crate) fn with_snapshot(
+        &self,
+        sandbox: Sandbox,
+        linker: &Linker<PluginState>,
+        component: &Component,
+        snapshot: Snapshotted<C>,
+    ) -> Result<Self> {
+        let i = &self.inner;
+        let pre = linker
+            .instantiate_pre(component)
+            .map_err(|e| Error::Import {
+                origin: i.origin.clone(),
+                reason: chain(&e),
+            })?;
+        let export_err = |e: wasmtime::Error| Error::Export {
+            origin: i.origin.clone(),
+            reason: chain(&e),
+        };
+        let base = BaseIndices::new(&pre).map_err(export_err)?;
+        let hooks = hooks::GuestIndices::new(&pre).ok();
+        let indices = C::indices(&pre).map_err(export_err)?;
+        Ok(PluginPre {
+            inner: Arc::new(PreInner {
+                sandbox,
+                pre,
+                base,
+                hooks,
+                declared: i.declared.clone(),
+                config: Arc::clone(&snapshot.config),
+                indices,
+                origin: i.origin.clone(),
+                digest: i.digest,
+                metadata: i.metadata.clone(),
+                label: Arc::clone(&i.label),
+                source: i.source.clone(),
+                snapshot: Some(snapshot),
+            }),
+        })
+    }
+
+    pub(crate) fn source(&self) -> &Source {
+        &self.inner.source
+    }
+
+    pub(crate) fn snapshotted(&self) -> Option<&Snapshotted<C>> {
+        self.inner.snapshot.as_ref()
     }
 
     /// The plugin's checked metadata.
@@ -291,6 +365,7 @@ impl<C: Contract> std::fmt::Debug for PluginPre<C> {
             .field("plugin", &self.inner.label)
             .field("digest", &self.inner.digest)
             .field("origin", &self.inner.origin)
+            .field("snapshot", &self.inner.snapshot.is_some())
             .finish_non_exhaustive()
     }
 }

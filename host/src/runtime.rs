@@ -98,6 +98,11 @@ impl Runtime {
         }
     }
 
+    /// The precompiled cache, if it is on.
+    pub(crate) fn cache(&self) -> Option<&Cache> {
+        self.inner.cache.as_deref()
+    }
+
     /// The sandbox for a plugin opened with `options`; it keeps the
     /// runtime (and its epoch ticker) alive as long as the plugin lives.
     pub(crate) fn sandbox(&self, options: Options, origin: &Origin) -> Result<Sandbox> {

@@ -19,5 +19,6 @@ mod polyglot;
 mod pool;
 mod portability;
 mod settings;
+mod snapshot;
 mod support;
 mod versions;
