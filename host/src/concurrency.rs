@@ -21,6 +21,7 @@ pub enum Concurrency {
 pub struct PoolConfig {
     pub(crate) size: usize,
     pub(crate) wait: Duration,
+    pub(crate) from_snapshot: bool,
 }
 
 impl PoolConfig {
@@ -32,6 +33,7 @@ impl PoolConfig {
         PoolConfig {
             size: size.max(1),
             wait: Duration::from_secs(1),
+            from_snapshot: true,
         }
     }
 
@@ -40,6 +42,23 @@ impl PoolConfig {
     #[must_use]
     pub fn wait(mut self, wait: Duration) -> Self {
         self.wait = wait;
+        self
+    }
+
+    /// Whether the pool's instances start from one snapshot taken after the
+    /// plugin's `init` ran once ([`PluginPre::snapshot`](crate::PluginPre::snapshot)):
+    /// `init` then runs once for the whole pool, as Go's promise has it,
+    /// and a new instance costs a copy-on-write mapping instead of an
+    /// `init`. A plugin that cannot be snapshotted (its `init` leaves host
+    /// resources open) then fails to open with
+    /// [`Error::Snapshot`](crate::Error::Snapshot); with `false`, each
+    /// instance runs `init` itself instead. The sync path only: an
+    /// [`AsyncPlugin`](crate::AsyncPlugin)'s pooled instances run `init`.
+    ///
+    /// Default: `true`.
+    #[must_use]
+    pub fn from_snapshot(mut self, enable: bool) -> Self {
+        self.from_snapshot = enable;
         self
     }
 

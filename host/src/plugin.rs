@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use wasmtime::Store;
 
-use crate::concurrency::Concurrency;
+use crate::concurrency::{Concurrency, PoolConfig};
 use crate::contract::Contract;
 use crate::error::{Error, Origin, Result};
 use crate::instance::PluginInstance;
@@ -80,14 +80,19 @@ impl<C: Contract> Plugin<C> {
         mut first: PluginInstance<C>,
     ) -> Result<Arc<PluginInner<C>>> {
         let config = Arc::clone(pre.config());
-        first.init(&config)?;
         let serving = match pre.sandbox().options.concurrency {
-            Concurrency::Shared => Serving::Shared(Mutex::new(Live {
-                instance: first,
-                generation: 0,
-                config,
-            })),
-            Concurrency::Pooled(pool) => Serving::Pooled(Pool::new(pool, first, config)),
+            Concurrency::Shared => {
+                first.init(&config)?;
+                Serving::Shared(Mutex::new(Live {
+                    instance: first,
+                    generation: 0,
+                    config,
+                }))
+            }
+            Concurrency::Pooled(pool) => {
+                let (first, source) = pool_start(&pre, pool, first, &config)?;
+                Serving::Pooled(Pool::new(pool, first, config, source))
+            }
         };
         Ok(Arc::new(PluginInner {
             pre,
@@ -192,9 +197,9 @@ impl<C: Contract> Plugin<C> {
             .collect();
         let config = self.inner.pre.settle(&config)?;
         // `init` runs outside the lock: calls go on meanwhile.
-        let fresh = self.inner.pre.instantiate_with(&config)?;
         match &self.inner.serving {
             Serving::Shared(shared) => {
+                let fresh = self.inner.pre.instantiate_with(&config)?;
                 let replaced = {
                     let mut live = lock(shared);
                     live.generation += 1;
@@ -204,7 +209,19 @@ impl<C: Contract> Plugin<C> {
                 // Outside the lock: the replaced instance's `shutdown`.
                 drop(replaced);
             }
-            Serving::Pooled(pool) => pool.reconfigure(config, fresh),
+            Serving::Pooled(pool) => {
+                // A new snapshot for the new settings, when the pool uses one.
+                let Concurrency::Pooled(pool_config) = self.concurrency() else {
+                    unreachable!("a pooled plugin's concurrency is Pooled")
+                };
+                let source = if pool_config.from_snapshot {
+                    self.inner.pre.snapshot_with(&config)?
+                } else {
+                    self.inner.pre.clone()
+                };
+                let fresh = source.instantiate_with(&config)?;
+                pool.reconfigure(config, fresh, source);
+            }
         }
         Ok(())
     }
@@ -276,7 +293,7 @@ impl<C: Contract> Plugin<C> {
     pub(crate) fn checkout(&self) -> Result<Checkout<'_, C>> {
         match &self.inner.serving {
             Serving::Shared(_) => self.live().map(Checkout::Shared),
-            Serving::Pooled(pool) => pool.checkout(&self.inner.pre).map(Checkout::Pooled),
+            Serving::Pooled(pool) => pool.checkout(self.inner.pre.label()).map(Checkout::Pooled),
         }
     }
 
@@ -300,6 +317,27 @@ impl<C: Contract> Plugin<C> {
             live.generation += 1;
         }
         Ok(live)
+    }
+}
+
+/// A pool's first instance and what it makes the others from: a snapshot
+/// taken after `init` ran once (the default; the uninitialised `first` is
+/// dropped, and `init` runs inside the snapshot), or the plugin itself,
+/// each instance running `init`.
+fn pool_start<C: Contract>(
+    pre: &PluginPre<C>,
+    pool: PoolConfig,
+    mut first: PluginInstance<C>,
+    config: &Arc<[(String, String)]>,
+) -> Result<(PluginInstance<C>, PluginPre<C>)> {
+    if pool.from_snapshot {
+        drop(first);
+        let snapshot = pre.snapshot_with(config)?;
+        let first = snapshot.instantiate_with(config)?;
+        Ok((first, snapshot))
+    } else {
+        first.init(config)?;
+        Ok((first, pre.clone()))
     }
 }
 

@@ -26,6 +26,9 @@ pub(crate) struct Pool<C: Contract> {
 }
 
 struct State<C: Contract> {
+    /// What instances are made from: the plugin, or its snapshot after
+    /// `init`.
+    source: PluginPre<C>,
     idle: Vec<PluginInstance<C>>,
     /// Instances alive, idle or lent: never more than the pool's size.
     alive: usize,
@@ -43,15 +46,18 @@ pub(crate) struct Lease<'p, C: Contract> {
 }
 
 impl<C: Contract> Pool<C> {
-    /// A pool holding `first` (initialised with `settings`).
+    /// A pool holding `first` (initialised with `settings`), making more
+    /// from `source`.
     pub(crate) fn new(
         config: PoolConfig,
         first: PluginInstance<C>,
         settings: Arc<[(String, String)]>,
+        source: PluginPre<C>,
     ) -> Self {
         Pool {
             config,
             state: Mutex::new(State {
+                source,
                 idle: vec![first],
                 alive: 1,
                 settings,
@@ -73,7 +79,7 @@ impl<C: Contract> Pool<C> {
     ///
     /// [`Error::PoolExhausted`] when none frees up within the pool's wait;
     /// what making an instance fails with ([`Error::Init`], …).
-    pub(crate) fn checkout(&self, pre: &PluginPre<C>) -> Result<Lease<'_, C>> {
+    pub(crate) fn checkout(&self, label: &str) -> Result<Lease<'_, C>> {
         let deadline = Instant::now() + self.config.wait;
         let mut state = self.lock();
         loop {
@@ -87,9 +93,10 @@ impl<C: Contract> Pool<C> {
             if state.alive < self.config.size {
                 state.alive += 1;
                 let (settings, generation) = (Arc::clone(&state.settings), state.generation);
+                let source = state.source.clone();
                 drop(state);
-                // `init` runs outside the lock: other callers go on.
-                return match pre.instantiate_with(&settings) {
+                // Made outside the lock (`init` may run): other callers go on.
+                return match source.instantiate_with(&settings) {
                     Ok(instance) => Ok(Lease {
                         pool: self,
                         instance: Some(instance),
@@ -105,7 +112,7 @@ impl<C: Contract> Pool<C> {
             let now = Instant::now();
             if now >= deadline {
                 return Err(Error::PoolExhausted {
-                    plugin: pre.label().to_string(),
+                    plugin: label.to_owned(),
                     size: self.config.size,
                     waited: self.config.wait,
                 });
@@ -121,11 +128,17 @@ impl<C: Contract> Pool<C> {
     /// Makes later instances start with `settings`, with `fresh` (already
     /// initialised with them) as the first; instances made with the old
     /// settings are discarded, idle ones now and lent ones when given back.
-    pub(crate) fn reconfigure(&self, settings: Arc<[(String, String)]>, fresh: PluginInstance<C>) {
+    pub(crate) fn reconfigure(
+        &self,
+        settings: Arc<[(String, String)]>,
+        fresh: PluginInstance<C>,
+        source: PluginPre<C>,
+    ) {
         let replaced = {
             let mut state = self.lock();
             state.generation += 1;
             state.settings = settings;
+            state.source = source;
             let replaced = std::mem::take(&mut state.idle);
             state.alive = state.alive - replaced.len() + 1;
             state.idle.push(fresh);

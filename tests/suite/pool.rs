@@ -249,3 +249,71 @@ fn nothing_is_lost_when_many_callers_share_a_pool() {
         "resident memory grew from {before} to {after} bytes"
     );
 }
+
+/// Pooled instances start from one snapshot taken after `init` ran once:
+/// three instances serving at once, and `init` (which calls the host)
+/// never ran on the threads that made them. Without the snapshot, each
+/// new instance runs `init` on the thread that needed it.
+#[test]
+fn a_pool_starts_every_instance_from_one_init() {
+    let run = |from_snapshot: bool| -> (usize, Vec<usize>) {
+        let rt = rt();
+        let opener_greetings = Arc::new(AtomicUsize::new(0));
+        let plugin = {
+            let seen = Arc::clone(&opener_greetings);
+            on_greeting(move || {
+                seen.fetch_add(1, Ordering::SeqCst);
+            });
+            let plugin = rt
+                .loader::<Counter>()
+                .config("greet", "in init")
+                .concurrency(Concurrency::Pooled(
+                    PoolConfig::new(3).from_snapshot(from_snapshot),
+                ))
+                .open(wasm("counter"))
+                .unwrap();
+            on_greeting(|| {});
+            plugin
+        };
+        let inside = Arc::new(AtomicUsize::new(0));
+        let per_thread: Vec<usize> = (0..3)
+            .map(|_| {
+                let (plugin, inside) = (plugin.clone(), Arc::clone(&inside));
+                std::thread::spawn(move || {
+                    let greetings = Arc::new(AtomicUsize::new(0));
+                    let seen = Arc::clone(&greetings);
+                    on_greeting(move || {
+                        seen.fetch_add(1, Ordering::SeqCst);
+                    });
+                    // Three calls at once: three instances.
+                    plugin
+                        .call(|c, s| {
+                            inside.fetch_add(1, Ordering::SeqCst);
+                            for _ in 0..200 {
+                                if inside.load(Ordering::SeqCst) == 3 {
+                                    break;
+                                }
+                                std::thread::sleep(Duration::from_millis(5));
+                            }
+                            c.acme_counter_counter().call_greet(s)
+                        })
+                        .unwrap();
+                    greetings.load(Ordering::SeqCst)
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect();
+        assert_eq!(plugin.pool_counts(), Some((3, 3)));
+        (opener_greetings.load(Ordering::SeqCst), per_thread)
+    };
+    // From the snapshot: `init` ran once, on the opener's thread; each
+    // caller's thread saw only its own call's greeting.
+    assert_eq!(run(true), (1, vec![1, 1, 1]));
+    // Without it: the first instance's `init` on the opener's thread, and
+    // one on each thread that needed a new instance.
+    let (opener, mut callers) = run(false);
+    callers.sort_unstable();
+    assert_eq!((opener, callers), (1, vec![1, 2, 2]));
+}
