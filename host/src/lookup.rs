@@ -33,17 +33,7 @@ impl<C: Contract> Plugin<C> {
             export: name.to_owned(),
             similar: similar_names(name, self.exports().into_iter().map(|f| f.name)),
         };
-        let (item, index) = match name.split_once('#') {
-            Some((iface, func)) => {
-                let parent = component
-                    .get_export_index(None, iface)
-                    .ok_or_else(no_such)?;
-                component
-                    .get_export(Some(&parent), func)
-                    .ok_or_else(no_such)?
-            }
-            None => component.get_export(None, name).ok_or_else(no_such)?,
-        };
+        let (item, _) = find_export(component, name).ok_or_else(no_such)?;
         let ComponentItem::ComponentFunc(func_ty) = item else {
             return Err(no_such());
         };
@@ -56,6 +46,10 @@ impl<C: Contract> Plugin<C> {
         };
         let instance = checkout.instance();
         let handle = instance.instance;
+        // The index in the component the instance was made from (a pooled
+        // instance may come from a snapshot: another component).
+        let (_, index) =
+            find_export(instance.pre().instance_pre().component(), name).ok_or_else(no_such)?;
         let func = handle
             .get_typed_func::<P, R>(&mut instance.store, &index)
             .map_err(|_| Error::Signature {
@@ -117,8 +111,13 @@ where
             // type check cannot fail differently).
             None => {
                 let handle = instance.instance;
+                let index = match find_export(instance.pre().instance_pre().component(), &self.name)
+                {
+                    Some((_, index)) => index,
+                    None => self.index,
+                };
                 handle
-                    .get_typed_func::<P, R>(&mut instance.store, &self.index)
+                    .get_typed_func::<P, R>(&mut instance.store, &index)
                     .map_err(|e| {
                         self.plugin
                             .inner
@@ -140,6 +139,21 @@ where
     /// The name it was looked up by.
     pub fn name(&self) -> &str {
         &self.name
+    }
+}
+
+/// The item and index of function export `name` (`interface#function`, or
+/// a world-level `function`) in `component`.
+fn find_export(
+    component: &wasmtime::component::Component,
+    name: &str,
+) -> Option<(ComponentItem, ComponentExportIndex)> {
+    match name.split_once('#') {
+        Some((iface, func)) => {
+            let parent = component.get_export_index(None, iface)?;
+            component.get_export(Some(&parent), func)
+        }
+        None => component.get_export(None, name),
     }
 }
 

@@ -257,7 +257,13 @@ fn nothing_is_lost_when_many_callers_share_a_pool() {
 #[test]
 fn a_pool_starts_every_instance_from_one_init() {
     let run = |from_snapshot: bool| -> (usize, Vec<usize>) {
-        let rt = rt();
+        // No precompiled cache: a snapshot cached by an earlier run would
+        // be loaded, and `init` would not run at all.
+        let rt = Runtime::builder()
+            .max_instances(32)
+            .cache(false)
+            .build()
+            .unwrap();
         let opener_greetings = Arc::new(AtomicUsize::new(0));
         let plugin = {
             let seen = Arc::clone(&opener_greetings);
