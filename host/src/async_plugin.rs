@@ -9,12 +9,10 @@ use std::pin::Pin;
 use std::sync::{Arc, PoisonError};
 
 use tokio::sync::{Mutex, SemaphorePermit};
-use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Engine, Store};
+use wasmtime::Store;
 
 use crate::bindings::asynchronous::hooks::exports::wasmplug::plugin::lifecycle as hooks;
 use crate::bindings::asynchronous::{Base, BaseIndices};
-use crate::bindings::wasmplug::plugin::log;
 use crate::concurrency::{Concurrency, PoolConfig};
 use crate::contract::Contract;
 use crate::error::{Error, Origin, Result, chain};
@@ -117,38 +115,6 @@ struct AsyncInstance<C: Contract> {
     initialised: bool,
 }
 
-/// The error for contract `C` opened on the other calling path.
-pub(crate) fn calling_path<C: Contract>() -> Error {
-    if C::ASYNC {
-        Error::CallingPath {
-            contract: C::PACKAGE.to_owned(),
-            bound: "with async: true",
-            instead: "Loader::open_async",
-        }
-    } else {
-        Error::CallingPath {
-            contract: C::PACKAGE.to_owned(),
-            bound: "synchronously",
-            instead: "Loader::open",
-        }
-    }
-}
-
-/// A linker for reading an async-contract plugin's metadata and
-/// declaration synchronously: synchronous WASI and `log`, and every other
-/// import of `component` (the contract's own) defined to trap.
-pub(crate) fn probe_linker(engine: &Engine, component: &Component) -> Result<Linker<PluginState>> {
-    let engine_err = |e: wasmtime::Error| Error::Engine { reason: chain(&e) };
-    let mut linker = Linker::new(engine);
-    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(engine_err)?;
-    log::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)
-        .map_err(engine_err)?;
-    linker
-        .define_unknown_imports_as_traps(component)
-        .map_err(engine_err)?;
-    Ok(linker)
-}
-
 impl Runtime {
     /// Opens the plugin at `path` for the async contract `C`, with no
     /// configuration. See [`Loader::open_async`].
@@ -173,7 +139,7 @@ impl<C: Contract> Loader<'_, C> {
     /// deadline, whatever it is doing.
     pub async fn open_async(self, path: impl AsRef<Path>) -> Result<AsyncPlugin<C>> {
         if !C::ASYNC {
-            return Err(calling_path::<C>());
+            return Err(crate::calling::calling_path::<C>());
         }
         let inner = self.open_path(path.as_ref(), AsyncInner::pre_of, AsyncInner::start)?;
         let plugin = AsyncPlugin { inner };

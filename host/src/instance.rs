@@ -8,9 +8,15 @@ use wasmtime::component::{Instance as WasmInstance, InstancePre};
 
 use crate::bindings::hooks::exports::wasmplug::plugin::lifecycle as hooks;
 use crate::bindings::{Base, BaseIndices};
-use crate::contract::{Contract, explain_mismatch};
+use wasmplug_core::{Digest, Metadata};
+use wasmtime::component::{Component, Linker};
+
+use crate::bindings::hooks::exports::wasmplug::plugin::declaration;
+use crate::contract::{BASE_PACKAGE, Contract, check_package, explain_mismatch};
 use crate::error::{Error, Origin, Result, chain};
+use crate::manifest::{self, Declared};
 use crate::pre::PluginPre;
+use crate::pre::{PreInner, Source};
 use crate::sandbox::Sandbox;
 use crate::state::PluginState;
 
@@ -238,5 +244,196 @@ impl<C: Contract> std::fmt::Debug for PluginInstance<C> {
             .field("initialised", &self.initialised)
             .field("poisoned", &self.poisoned)
             .finish_non_exhaustive()
+    }
+}
+
+/// Making instances: the first, uninitialised one that reads what the
+/// plugin says about itself, and the initialised ones.
+impl<C: Contract> PluginPre<C> {
+    /// Checks a compiled component against the base contract and `C`,
+    /// pre-instantiates it, and makes the first (uninitialised) instance to
+    /// read what the plugin says about itself: its metadata (checked
+    /// against its manifest, if any) and its optional declaration. Settles
+    /// the configuration `init` will get.
+    ///
+    /// For an async contract, `probe` (synchronous WASI, the contract's own
+    /// imports trapping) makes that first instance: `linker`'s instances
+    /// require async calls throughout.
+    pub(crate) fn new(
+        sandbox: Sandbox,
+        linker: &Linker<PluginState>,
+        probe: Option<&Linker<PluginState>>,
+        origin: Origin,
+        component: &Component,
+        digest: Digest,
+        source: Source,
+    ) -> Result<(Self, PluginInstance<C>)> {
+        let engine = &sandbox.engine;
+        check_package(engine, &origin, component, BASE_PACKAGE)?;
+        check_package(engine, &origin, component, C::PACKAGE)?;
+        let import_err = |e: wasmtime::Error| Error::Import {
+            origin: origin.clone(),
+            reason: chain(&e),
+        };
+        let pre = linker.instantiate_pre(component).map_err(import_err)?;
+        let probe = probe
+            .map(|probe| probe.instantiate_pre(component))
+            .transpose()
+            .map_err(import_err)?;
+        let export_err = |e: wasmtime::Error| Error::Export {
+            origin: origin.clone(),
+            reason: chain(&e),
+        };
+        let base = BaseIndices::new(&pre).map_err(export_err)?;
+        let hooks = hooks::GuestIndices::new(&pre).ok();
+        let indices = C::indices(&pre).map_err(export_err)?;
+
+        let label: Arc<str> = Arc::from(origin.short_name());
+        let mut first = PluginInstance::<C>::raw(
+            &sandbox,
+            probe.as_ref().unwrap_or(&pre),
+            (&base, hooks.as_ref()),
+            &indices,
+            &origin,
+            &label,
+        )?;
+        sandbox.arm(&mut first.store);
+        let wit = first
+            .base
+            .wasmplug_plugin_plugin()
+            .call_get_metadata(&mut first.store)
+            .map_err(|e| sandbox.fault(&label, Some("get-metadata"), &e))?;
+        let mut metadata =
+            Metadata::new(&wit.name, &wit.version, wit.description).map_err(|reason| {
+                Error::Metadata {
+                    origin: origin.clone(),
+                    reason,
+                }
+            })?;
+        let manifest = sandbox.options.manifest.clone();
+        if let Some(manifest) = &manifest {
+            manifest.check_metadata(&metadata)?;
+        }
+        let label: Arc<str> = Arc::from(metadata.to_string());
+        first.store.data_mut().set_label(Arc::clone(&label));
+
+        // The plugin's own declaration, if it makes one: checked, like a
+        // manifest file, before any `init`.
+        let declared = match declaration::GuestIndices::new(&pre) {
+            Ok(indices) => {
+                let guest = indices
+                    .load(&mut first.store, &first.instance)
+                    .map_err(export_err)?;
+                sandbox.arm(&mut first.store);
+                let declared = guest
+                    .call_declare(&mut first.store)
+                    .map_err(|e| sandbox.fault(&label, Some("declare"), &e))?;
+                Some(Declared::from(declared))
+            }
+            Err(_) => None,
+        };
+        if let Some(declared) = &declared {
+            manifest::check_contract(declared.contract.as_deref(), C::PACKAGE).map_err(
+                |problem| match problem {
+                    // The plugin's own declaration is malformed.
+                    manifest::Problem::BadContract(reason) => Error::Metadata {
+                        origin: origin.clone(),
+                        reason: format!("its declaration: {reason}"),
+                    },
+                    _ => Error::UnsupportedContract {
+                        origin: origin.clone(),
+                        found: declared.contract.clone().unwrap_or_default(),
+                        supported: C::PACKAGE.to_owned(),
+                    },
+                },
+            )?;
+        }
+        // The kind: the manifest's, else the plugin's own declaration's.
+        metadata.kind = manifest
+            .as_ref()
+            .map(|m| m.kind())
+            .filter(|kind| !kind.is_empty())
+            .or(declared.as_ref().map(|d| d.kind.as_str()))
+            .unwrap_or_default()
+            .to_owned();
+        let config = manifest::settle_config(
+            manifest.as_deref(),
+            declared.as_ref(),
+            C::PACKAGE,
+            &label,
+            &origin,
+            &sandbox.options.config,
+        )?;
+
+        let plugin_pre = PluginPre {
+            inner: Arc::new(PreInner {
+                sandbox,
+                pre,
+                base,
+                hooks,
+                declared,
+                config: config.into(),
+                indices,
+                origin,
+                digest,
+                metadata,
+                label,
+                source,
+                snapshot: None,
+            }),
+        };
+        let first = first.into_instance(plugin_pre.clone());
+        Ok((plugin_pre, first))
+    }
+
+    /// Makes a fresh private instance and runs its `init` with the plugin's
+    /// configuration. Memory and state are not shared with other instances.
+    /// On a [`snapshot`](Self::snapshot), the instance starts from the
+    /// snapshot's state instead, and `init` does not run.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Hook`] if the plugin's optional `validate` hook refuses the
+    /// configuration, [`Error::Init`] if its `init` refuses, [`Error::Trap`]
+    /// or [`Error::LimitExceeded`] if instantiation or `init` fails,
+    /// [`Error::CallingPath`] for an async contract (see
+    /// [`AsyncPlugin`](crate::AsyncPlugin)).
+    pub fn instantiate(&self) -> Result<PluginInstance<C>> {
+        self.instantiate_with(&self.inner.config)
+    }
+
+    /// [`instantiate`](Self::instantiate), with `config` for `init` instead
+    /// of the plugin's own.
+    pub(crate) fn instantiate_with(
+        &self,
+        config: &[(String, String)],
+    ) -> Result<PluginInstance<C>> {
+        if C::ASYNC {
+            return Err(crate::calling::calling_path::<C>());
+        }
+        let i = &self.inner;
+        // A snapshot holds `init`'s state for its own configuration only.
+        let from_snapshot = match &i.snapshot {
+            Some(snapshot) if config != &*i.config => {
+                return snapshot.of.instantiate_with(config);
+            }
+            Some(_) => true,
+            None => false,
+        };
+        let raw = PluginInstance::<C>::raw(
+            &i.sandbox,
+            &i.pre,
+            (&i.base, i.hooks.as_ref()),
+            &i.indices,
+            &i.origin,
+            &i.label,
+        )?;
+        let mut instance = raw.into_instance(self.clone());
+        if from_snapshot {
+            instance.assume_initialised();
+        } else {
+            instance.init(config)?;
+        }
+        Ok(instance)
     }
 }

@@ -100,6 +100,7 @@ mod async_plugin;
 mod bindings;
 mod builder;
 mod cache;
+mod calling;
 mod capabilities;
 mod concurrency;
 mod contract;

@@ -20,9 +20,9 @@ use crate::limits::Limits;
 use crate::manifest::Manifest;
 use crate::plugin::{Plugin, PluginInner};
 use crate::pre::PluginPre;
+use crate::pre::Source;
 use crate::runtime::Runtime;
 use crate::sandbox::Options;
-use crate::snapshot::Source;
 
 /// Loads one plugin for contract `C`; made by [`Runtime::loader`].
 #[must_use = "a loader does nothing until `open` or `open_bytes`"]
@@ -387,10 +387,7 @@ impl<'r, C: Contract> Loader<'r, C> {
                 reason: chain(&e),
             })?;
         let probe = if C::ASYNC {
-            Some(crate::async_plugin::probe_linker(
-                runtime.engine(),
-                &component,
-            )?)
+            Some(crate::calling::probe_linker(runtime.engine(), &component)?)
         } else {
             None
         };
@@ -468,7 +465,7 @@ fn sync_pre<C: Contract>(inner: &PluginInner<C>) -> &PluginPre<C> {
 /// `Err(CallingPath)` for an async contract on the sync path.
 fn refuse_async<C: Contract>() -> Result<()> {
     if C::ASYNC {
-        Err(crate::async_plugin::calling_path::<C>())
+        Err(crate::calling::calling_path::<C>())
     } else {
         Ok(())
     }

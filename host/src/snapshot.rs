@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use wasmtime::Store;
-use wasmtime::component::{Component, Instance as WasmInstance, Lift, WasmList};
+use wasmtime::component::{Component, Instance as WasmInstance, Lift, Linker, WasmList};
 use wasmtime_wizer::{ComponentInstanceState, Wizer};
 
 use crate::bindings::BaseIndices;
@@ -35,8 +35,7 @@ use crate::capabilities::Capabilities;
 use crate::contract::Contract;
 use crate::error::{Error, Result, chain};
 use crate::instance::PluginInstance;
-use crate::pre::PluginPre;
-use crate::runtime::Runtime;
+use crate::pre::{PluginPre, PreInner, Snapshotted};
 use crate::sandbox::Sandbox;
 use crate::state::PluginState;
 use wasmplug_core::Digest;
@@ -45,34 +44,50 @@ use wasmplug_core::Digest;
 /// older cache entries are then never found.
 const KEY_FORMAT: &[u8] = b"wasmplug-snapshot/1 wasmtime-wizer/48\0";
 
-/// What a snapshot is made from: the plugin's bytes (wizer rewrites them)
-/// and the runtime that loaded it (its linker for the contract and its
-/// cache). Kept by every [`PluginPre`]; cloning shares it.
-#[derive(Clone)]
-pub(crate) struct Source {
-    runtime: Runtime,
-    wasm: Arc<[u8]>,
-}
-
-impl Source {
-    pub(crate) fn new(runtime: Runtime, wasm: &[u8]) -> Self {
-        Source {
-            runtime,
-            wasm: wasm.into(),
-        }
-    }
-}
-
-/// What makes a [`PluginPre`] a snapshot's.
-pub(crate) struct Snapshotted<C: Contract> {
-    /// The plugin as loaded: an instance for another configuration (a
-    /// reconfiguration) starts from it and runs `init`.
-    pub(crate) of: PluginPre<C>,
-    /// What `init` got before the snapshot.
-    pub(crate) config: Arc<[(String, String)]>,
-}
-
 impl<C: Contract> PluginPre<C> {
+    /// The same plugin, making its instances from the pre-instantiated
+    /// `component`: a snapshot of it taken after `init` (see
+    /// [`snapshot`](Self::snapshot)).
+    pub(crate) fn with_snapshot(
+        &self,
+        sandbox: Sandbox,
+        linker: &Linker<PluginState>,
+        component: &Component,
+        snapshot: Snapshotted<C>,
+    ) -> Result<Self> {
+        let i = &self.inner;
+        let pre = linker
+            .instantiate_pre(component)
+            .map_err(|e| Error::Import {
+                origin: i.origin.clone(),
+                reason: chain(&e),
+            })?;
+        let export_err = |e: wasmtime::Error| Error::Export {
+            origin: i.origin.clone(),
+            reason: chain(&e),
+        };
+        let base = BaseIndices::new(&pre).map_err(export_err)?;
+        let hooks = hooks::GuestIndices::new(&pre).ok();
+        let indices = C::indices(&pre).map_err(export_err)?;
+        Ok(PluginPre {
+            inner: Arc::new(PreInner {
+                sandbox,
+                pre,
+                base,
+                hooks,
+                declared: i.declared.clone(),
+                config: Arc::clone(&snapshot.config),
+                indices,
+                origin: i.origin.clone(),
+                digest: i.digest,
+                metadata: i.metadata.clone(),
+                label: Arc::clone(&i.label),
+                source: i.source.clone(),
+                snapshot: Some(snapshot),
+            }),
+        })
+    }
+
     /// Runs the plugin's `init` once, with its configuration (its
     /// `validate` hook first, if it has one), snapshots the initialised
     /// state, and returns the plugin making every instance from that
