@@ -9,12 +9,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 guide="$root/docs/writing-a-plugin.md"
 
-# The two crates are outside the workspace, as a user's would be, but share
-# build products with it (unless they already have target directories of
-# their own): the plugin with the bundled guests (wit-bindgen, the same
-# release profile), the host with the workspace (wasmtime).
-mkdir -p "$root/target/guests"
-[ -e "$here/plugin/target" ] || ln -s "$root/target/guests" "$here/plugin/target"
+# The two crates are outside the workspace, as a user's would be; their
+# build products go under the workspace's target/ (unless they already have
+# target directories of their own): the host shares the workspace's
+# (wasmtime), the plugin has one of its own there.
+# The plugin's own directory, not the guest builder's: what the builder
+# made is exactly what the suite records (tests/suite/portability.rs).
+mkdir -p "$root/target/embedder-plugin"
+[ -e "$here/plugin/target" ] || ln -s "$root/target/embedder-plugin" "$here/plugin/target"
 [ -e "$here/host/target" ] || ln -s "$root/target" "$here/host/target"
 
 steps=$(awk '/^```sh$/ { inside = 1; next } /^```$/ { if (inside) print "---"; inside = 0; next } inside' "$guide")
