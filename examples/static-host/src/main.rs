@@ -22,45 +22,10 @@ use anyhow::{Context, bail, ensure};
 use wasmplug::{Plugin, Runtime};
 use wasmplug_native::{NativeError, NativePlugin};
 
-wasmplug::contract! {
-    /// The bundled demo1 plugin's contract (`wasmplug:demo/demo`).
-    pub struct Demo {
-        package: "wasmplug:demo@1.0.0",
-        world: "wasmplug:demo/demo",
-        path: ["../../wit/plugin", "../../wit/demo"],
-        bindings: demo::{Demo, DemoIndices},
-    }
-}
-
-wasmplug::contract! {
-    /// The bundled auth filter's contract (`wasmplug:gateway/gateway-filter`).
-    pub struct GatewayFilter {
-        package: "wasmplug:gateway@1.0.0",
-        world: "wasmplug:gateway/gateway-filter",
-        path: ["../../wit/plugin", "../../wit/gateway"],
-        bindings: gateway::{GatewayFilter, GatewayFilterIndices},
-    }
-}
-
-wasmplug_native::bindings!({
-    path: ["../../wit/plugin", "../../wit/demo"],
-    world: "wasmplug:demo/demo",
-    api: DemoApi,
-    native: DemoNative,
-    types: crate::demo,
-    wasm: crate::Demo,
-});
-
-wasmplug_native::bindings!({
-    path: ["../../wit/plugin", "../../wit/gateway"],
-    world: "wasmplug:gateway/gateway-filter",
-    api: GatewayFilterApi,
-    native: GatewayFilterNative,
-    types: crate::gateway,
-    wasm: crate::GatewayFilter,
-});
-
-use gateway::wasmplug::gateway::types::{Request, Verdict};
+// The bundled contracts, bound for both backends, as the workspace's
+// other hosts use them.
+use wasmplug_contracts::gateway::wasmplug::gateway::types::{Request, Verdict};
+use wasmplug_contracts::{Demo, DemoApi, DemoNative, GatewayFilter, GatewayFilterApi};
 
 /// Whether this executable was linked statically (no dynamic loader).
 const STATIC: bool = cfg!(target_feature = "crt-static");
