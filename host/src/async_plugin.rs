@@ -330,6 +330,24 @@ impl<C: Contract> AsyncPlugin<C> {
         })
     }
 
+    /// For a pooled plugin, how many instances are alive (idle or running
+    /// a call) and how many of them are idle, as
+    /// [`Plugin::pool_counts`](crate::Plugin::pool_counts); `None` for a
+    /// shared one. A call holds its place in the pool from the moment it
+    /// gets one until it returns, faults or is cancelled: once every call
+    /// has ended, none is counted as running.
+    pub fn pool_counts(&self) -> Option<(usize, usize)> {
+        self.inner.pool.as_ref().map(|pool| {
+            let idle = pool
+                .idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .len();
+            let running = pool.config.size - pool.permits.available_permits();
+            (idle + running, idle)
+        })
+    }
+
     /// The live instance, made first (and its `init` run) when there is
     /// none or the last one faulted.
     async fn ready<'l>(
