@@ -66,7 +66,13 @@ pub type CallFuture<'a, T> = Pin<Box<dyn Future<Output = wasmtime::Result<T>> + 
 ///   pooled ([`Concurrency::Pooled`]: each call takes one of the pool's
 ///   permits, then an idle instance or a fresh one; waiting for a permit
 ///   counts against the call's deadline and ends with
-///   [`Error::PoolExhausted`] after the pool's wait);
+///   [`Error::PoolExhausted`] after the pool's wait). A pool's instances
+///   start from one snapshot taken after `init` ran once, as on the sync
+///   path ([`PoolConfig::from_snapshot`]); that `init` runs when the plugin
+///   opens, synchronously on tokio's blocking pool (the open's deadline
+///   still holds; the snapshot is cached), with WASI and `log` but with the
+///   contract's own async imports trapping, so a plugin whose `init` needs
+///   them opens with `from_snapshot(false)`;
 /// - no `lookup`, `flush`, `disable`/`enable` or `reconfigure` yet.
 ///
 /// After a fault (a trap, an exceeded limit, a call cancelled at its
@@ -86,8 +92,8 @@ impl<C: Contract> Clone for AsyncPlugin<C> {
 
 pub(crate) struct AsyncInner<C: Contract> {
     pre: PluginPre<C>,
-    base: BaseIndices,
-    hooks: Option<hooks::GuestIndices>,
+    /// Makes the shared instance (from `pre`; it runs `init`).
+    maker: Maker<C>,
     /// The shared instance; `None` until `init` first succeeds.
     live: Mutex<Option<AsyncInstance<C>>>,
     /// For a pooled plugin: its idle instances, and a permit per instance
@@ -97,8 +103,33 @@ pub(crate) struct AsyncInner<C: Contract> {
 
 struct AsyncPool<C: Contract> {
     config: PoolConfig,
+    /// Makes the pool's instances: from the snapshot taken after `init`
+    /// ran once, or (without [`PoolConfig::from_snapshot`]) from the plugin,
+    /// each running `init`. Set when the plugin opens (the snapshot is made
+    /// then, under the open's deadline); a later call retries if that
+    /// failed.
+    maker: tokio::sync::OnceCell<Maker<C>>,
     idle: std::sync::Mutex<Vec<AsyncInstance<C>>>,
     permits: tokio::sync::Semaphore,
+}
+
+/// What instances are made from, with the async bindings' export indices
+/// for it (a snapshot is another component, with indices of its own).
+struct Maker<C: Contract> {
+    pre: PluginPre<C>,
+    base: BaseIndices,
+    hooks: Option<hooks::GuestIndices>,
+}
+
+impl<C: Contract> Maker<C> {
+    fn of(pre: PluginPre<C>) -> Result<Self> {
+        let base = BaseIndices::new(pre.instance_pre()).map_err(|e| Error::Export {
+            origin: pre.origin().clone(),
+            reason: chain(&e),
+        })?;
+        let hooks = hooks::GuestIndices::new(pre.instance_pre()).ok();
+        Ok(Maker { pre, base, hooks })
+    }
 }
 
 /// One instance on the async path.
@@ -145,8 +176,23 @@ impl<C: Contract> Loader<'_, C> {
         let plugin = AsyncPlugin { inner };
         plugin
             .within_deadline("`init`", async {
-                let mut live = plugin.inner.live.lock().await;
-                plugin.ready(&mut live).await.map(|_| ())
+                match &plugin.inner.pool {
+                    // The pool's first instance, idle: `init` (or the
+                    // snapshot) is known to work before the first call.
+                    Some(pool) => {
+                        let maker = plugin.pool_maker(pool).await?;
+                        let first = plugin.fresh(maker).await?;
+                        pool.idle
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .push(first);
+                        Ok(())
+                    }
+                    None => {
+                        let mut live = plugin.inner.live.lock().await;
+                        plugin.ready(&mut live).await.map(|_| ())
+                    }
+                }
             })
             .await?;
         Ok(plugin)
@@ -164,23 +210,18 @@ impl<C: Contract> AsyncInner<C> {
         // The probe's store cannot make async calls; it was only for the
         // metadata and declaration (it never ran `init`).
         drop(probe);
-        let base = BaseIndices::new(pre.instance_pre()).map_err(|e| Error::Export {
-            origin: pre.origin().clone(),
-            reason: chain(&e),
-        })?;
-        let hooks = hooks::GuestIndices::new(pre.instance_pre()).ok();
         let pool = match pre.sandbox().options.concurrency {
             Concurrency::Shared => None,
             Concurrency::Pooled(config) => Some(AsyncPool {
                 config,
+                maker: tokio::sync::OnceCell::new(),
                 idle: std::sync::Mutex::new(Vec::new()),
                 permits: tokio::sync::Semaphore::new(config.size),
             }),
         };
         Ok(Arc::new(AsyncInner {
+            maker: Maker::of(pre.clone())?,
             pre,
-            base,
-            hooks,
             live: Mutex::new(None),
             pool,
         }))
@@ -243,11 +284,7 @@ impl<C: Contract> AsyncPlugin<C> {
                         .pop();
                     let mut instance = match idle {
                         Some(instance) => instance,
-                        None => {
-                            let mut fresh = self.instantiate().await?;
-                            fresh.init(&self.inner.pre, self.inner.pre.config()).await?;
-                            fresh
-                        }
+                        None => self.fresh(self.pool_maker(pool).await?).await?,
                     };
                     sandbox.arm_async(&mut instance.store);
                     // Owned by this future: if it is dropped mid-call (its
@@ -362,9 +399,7 @@ impl<C: Contract> AsyncPlugin<C> {
                     "replacing an instance that faulted; init runs again"
                 );
             }
-            let mut fresh = self.instantiate().await?;
-            fresh.init(&self.inner.pre, self.inner.pre.config()).await?;
-            *live = Some(fresh);
+            *live = Some(self.fresh(&self.inner.maker).await?);
         }
         match live {
             Some(instance) => Ok(instance),
@@ -372,9 +407,45 @@ impl<C: Contract> AsyncPlugin<C> {
         }
     }
 
-    async fn instantiate(&self) -> Result<AsyncInstance<C>> {
-        let inner = &self.inner;
-        let pre = &inner.pre;
+    /// What the pool makes its instances from: with
+    /// [`PoolConfig::from_snapshot`], the snapshot taken after `init`, made
+    /// (or loaded from the cache) the first time. Its `init` runs
+    /// synchronously, so on a blocking-pool thread: a deadline ends the
+    /// wait for it even while that `init` is blocked in a host call (the
+    /// thread then finishes it, and its result is dropped).
+    async fn pool_maker<'p>(&self, pool: &'p AsyncPool<C>) -> Result<&'p Maker<C>> {
+        pool.maker
+            .get_or_try_init(|| async {
+                let pre = self.inner.pre.clone();
+                if !pool.config.from_snapshot {
+                    return Maker::of(pre);
+                }
+                let label = pre.label().to_string();
+                let snapshot = tokio::task::spawn_blocking(move || pre.snapshot())
+                    .await
+                    .map_err(|e| Error::Snapshot {
+                        plugin: label,
+                        reason: format!("the thread making it failed: {e}"),
+                    })??;
+                Maker::of(snapshot)
+            })
+            .await
+    }
+
+    /// A new instance, initialised: it starts from a snapshot taken after
+    /// `init`, or runs `init` itself.
+    async fn fresh(&self, maker: &Maker<C>) -> Result<AsyncInstance<C>> {
+        let mut fresh = self.instantiate(maker).await?;
+        if maker.pre.is_snapshot() {
+            fresh.initialised = true;
+        } else {
+            fresh.init(&maker.pre, maker.pre.config()).await?;
+        }
+        Ok(fresh)
+    }
+
+    async fn instantiate(&self, maker: &Maker<C>) -> Result<AsyncInstance<C>> {
+        let pre = &maker.pre;
         let sandbox = pre.sandbox();
         let label = pre.label();
         let mut store = sandbox.async_store(pre.origin(), Arc::clone(label))?;
@@ -387,8 +458,8 @@ impl<C: Contract> AsyncPlugin<C> {
             origin: pre.origin().clone(),
             reason: chain(&e),
         };
-        let base = inner.base.load(&mut store, &instance).map_err(export_err)?;
-        let hooks = inner
+        let base = maker.base.load(&mut store, &instance).map_err(export_err)?;
+        let hooks = maker
             .hooks
             .as_ref()
             .map(|h| h.load(&mut store, &instance))

@@ -52,8 +52,11 @@ impl PoolConfig {
     /// `init`. A plugin that cannot be snapshotted (its `init` leaves host
     /// resources open) then fails to open with
     /// [`Error::Snapshot`](crate::Error::Snapshot); with `false`, each
-    /// instance runs `init` itself instead. The sync path only: an
-    /// [`AsyncPlugin`](crate::AsyncPlugin)'s pooled instances run `init`.
+    /// instance runs `init` itself instead. On the async path the
+    /// snapshot's `init` runs synchronously when the plugin opens, with
+    /// WASI and `log` but not the contract's own (async) imports, which
+    /// trap there ([`Error::Snapshot`](crate::Error::Snapshot) says so): a
+    /// plugin whose `init` needs them is pooled with `false`.
     ///
     /// Default: `true`.
     #[must_use]

@@ -213,10 +213,19 @@ impl<C: Contract> PluginPre<C> {
                 chain(&e)
             ))
         })?;
-        let linker = self.source().runtime.linker::<C>()?;
-        let pre = linker
-            .instantiate_pre(&instrumented)
-            .map_err(|e| self.snapshot_error(chain(&e)))?;
+        // `init` runs here synchronously. An async contract's own imports
+        // are async: they trap during the snapshot's `init` (WASI and `log`
+        // work, as on the probe that read its metadata).
+        let pre = if C::ASYNC {
+            crate::calling::probe_linker(&sandbox.engine, &instrumented)?
+                .instantiate_pre(&instrumented)
+        } else {
+            self.source()
+                .runtime
+                .linker::<C>()?
+                .instantiate_pre(&instrumented)
+        }
+        .map_err(|e| self.snapshot_error(chain(&e)))?;
         let export_err = |e: wasmtime::Error| self.snapshot_error(chain(&e));
         let base = BaseIndices::new(&pre).map_err(export_err)?;
         let hooks = hooks::GuestIndices::new(&pre).ok();
@@ -231,7 +240,15 @@ impl<C: Contract> PluginPre<C> {
         )?;
         let mut instance = raw.into_instance(self.clone());
         let before = open_resources(&mut instance.store);
-        instance.init(config)?;
+        instance.init(config).map_err(|e| match e {
+            Error::Trap { reason, .. } if C::ASYNC => self.snapshot_error(format!(
+                "its `init` trapped while the snapshot was made: {reason}; on the async \
+                 path that `init` runs with WASI and `log` only (the contract's own \
+                 imports trap): if it needs them, pool it with \
+                 `PoolConfig::from_snapshot(false)`"
+            )),
+            other => other,
+        })?;
         // Thrown away without `shutdown`: its state lives on in the
         // snapshot's instances, each of which runs `shutdown` once.
         instance.poisoned = true;

@@ -249,3 +249,68 @@ fn a_file_init_keeps_open_cannot_be_snapshotted() {
     let mut instance = pre.instantiate().unwrap();
     assert_eq!(init_count(&mut instance), 1);
 }
+
+wasmplug::contract! {
+    /// The init-probe contract bound for the async path.
+    pub struct InitProbeAsync {
+        package: "wasmplug:demo@1.0.0",
+        world: "wasmplug:demo/init-probe",
+        path: ["../wit/plugin", "../wit/demo"],
+        bindings: init_probe_async::{InitProbe, InitProbeIndices},
+        async: true,
+    }
+}
+
+/// Opens init-probe pooled on the async path, makes four calls at once
+/// (so four instances), and returns what `init-count` answered on each
+/// and how many times `init` ran on this thread (from its log lines).
+fn four_async_pooled_calls(from_snapshot: bool) -> (Vec<u32>, usize) {
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let rt = runtime();
+    let (counts, records) = capture_logs(|| {
+        tokio.block_on(async {
+            let plugin = rt
+                .loader::<InitProbeAsync>()
+                .concurrency(wasmplug::Concurrency::Pooled(
+                    wasmplug::PoolConfig::new(4).from_snapshot(from_snapshot),
+                ))
+                .open_async(crate::support::wasm("init-probe"))
+                .await
+                .unwrap();
+            let call = || {
+                plugin.call_async(|p, s| {
+                    Box::pin(async move {
+                        // Holds its instance across an await, so the four
+                        // calls need four instances.
+                        let count = p.wasmplug_demo_probe().call_init_count(&mut *s).await;
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                        count
+                    })
+                })
+            };
+            let (a, b, c, d) = tokio::join!(call(), call(), call(), call());
+            assert_eq!(plugin.pool_counts(), Some((4, 4)));
+            vec![a.unwrap(), b.unwrap(), c.unwrap(), d.unwrap()]
+        })
+    });
+    (counts, starting(&records, "init-probe: init #"))
+}
+
+#[test]
+fn async_pooled_instances_start_from_one_snapshot() {
+    let (counts, inits) = four_async_pooled_calls(true);
+    // Each instance saw one `init`, and none ran it: `init` ran for the
+    // snapshot, on a blocking-pool thread (whose logs are not captured).
+    assert_eq!(counts, [1, 1, 1, 1]);
+    assert_eq!(inits, 0, "no instance ran init");
+}
+
+#[test]
+fn async_pooled_instances_without_a_snapshot_each_run_init() {
+    let (counts, inits) = four_async_pooled_calls(false);
+    assert_eq!(counts, [1, 1, 1, 1]);
+    assert_eq!(inits, 4);
+}
