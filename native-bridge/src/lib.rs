@@ -28,7 +28,12 @@
 //!   becomes an error, but a segfault or an `abort` kills the host process;
 //! - **its initialisers run on load**, before the header can be checked;
 //! - **one build per target**: the library only loads on the OS and
-//!   architecture it was compiled for.
+//!   architecture it was compiled for;
+//! - **no static hosts**: a statically linked executable (e.g. an
+//!   `x86_64-unknown-linux-musl` build) has no dynamic loader, so opening a
+//!   library there is `NativeError::Load` ("Dynamic loading not
+//!   supported"), never a crash; the same host's Wasm plugins load and run
+//!   (`.ci/static-host.sh` builds such a host and checks both).
 //!
 //! What it does offer: no compiler or dependency lock-step with the host
 //! (the ABI is plain C), typed errors for foreign or mismatched libraries,
