@@ -49,6 +49,7 @@ pub fn measure(native_filter: &NativePlugin<GatewayFilterNative>, guests: &xtask
         compile: None,
         cached_load: None,
         new_instance: None,
+        snapshot_instance: None,
         request: per_call(runs(30), 10_000, &|| {
             black_box(native_filter.on_request(black_box(&req)).unwrap());
         }),
@@ -137,6 +138,22 @@ pub fn measure(native_filter: &NativePlugin<GatewayFilterNative>, guests: &xtask
                 })
                 .collect(),
         );
+        // Taken once (`init` runs: ~10 s for Python), so only when
+        // measuring, not in the test suite's single run.
+        let snapshot = bench_mode.then(|| pre.snapshot().expect("snapshots"));
+        let snapshot_instance = snapshot.and_then(|snapshot| {
+            Timing::of(
+                (0..runs(instances))
+                    .map(|_| {
+                        let start = Instant::now();
+                        let instance = snapshot.instantiate().expect("instantiates");
+                        let t = elapsed_ns(start);
+                        drop(instance);
+                        t
+                    })
+                    .collect(),
+            )
+        });
         let request = per_call(runs(30), batch, &|| {
             black_box(filter.on_request(black_box(&req)).unwrap());
         });
@@ -147,6 +164,7 @@ pub fn measure(native_filter: &NativePlugin<GatewayFilterNative>, guests: &xtask
             compile,
             cached_load,
             new_instance,
+            snapshot_instance,
             request,
         });
     }

@@ -22,6 +22,7 @@ use xtask::report;
 #[path = "../guests/bench/src/ops.rs"]
 pub mod ops;
 
+pub mod concurrency;
 pub mod languages;
 pub mod raw;
 

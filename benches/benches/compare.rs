@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput, criterion_main};
 use wasmplug::{Concurrency, OnDifferentSettings, Plugin, PluginInstance, PoolConfig, Runtime};
+use wasmplug_benches::concurrency;
 use wasmplug_benches::raw::{BenchPre, GatewayPre};
 use wasmplug_benches::{
     Bench, BenchApi, BenchAsync, BenchNative, Bumper, FILTER_CONFIG, Memory, Plugins,
@@ -440,6 +441,25 @@ fn throughput(c: &mut Criterion, setup: &Setup) {
             })
         });
     }
+    // One pooled plugin on the async path, 64 tokio tasks calling it on
+    // two worker threads (a server's shape): an iteration is one request
+    // on each task.
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .expect("tokio runtime");
+    let guests = xtask::build_guests().expect("guests build");
+    let runtime = Runtime::new().expect("runtime");
+    let plugin = tokio.block_on(concurrency::open_filter(
+        &runtime,
+        &guests.wasm("auth-filter"),
+        4,
+    ));
+    group.throughput(Throughput::Elements(u64::from(id::ASYNC_TASKS)));
+    group.bench_function(id::POOLED_ASYNC_RUN, |b| {
+        b.iter_custom(|iters| concurrency::on_tasks(&tokio, &plugin, id::ASYNC_TASKS, iters))
+    });
     group.finish();
 }
 
@@ -498,6 +518,26 @@ fn async_vs_sync(c: &mut Criterion, setup: &Setup) {
                     .wasmplug_bench_ops()
                     .call_add_one(store, black_box(41))
             })
+        });
+    });
+    // A gateway request: one instance each (a pool of one), so that only
+    // the calling path differs.
+    let filter = tokio.block_on(concurrency::open_filter(
+        &runtime,
+        &guests.wasm("auth-filter"),
+        1,
+    ));
+    let request = std::sync::Arc::new(concurrency::async_request());
+    group.bench_function(id::ASYNC_GATEWAY, |b| {
+        b.iter(|| tokio.block_on(concurrency::filter_once(&filter, &request)));
+    });
+    let req = gateway_request();
+    let mut private = setup.plugins.filter.pre().instantiate().expect("instance");
+    group.bench_function(id::SYNC_GATEWAY, |b| {
+        b.iter(|| {
+            private
+                .call(|f, s| f.wasmplug_gateway_filter().call_on_request(s, &req))
+                .unwrap()
         });
     });
     group.finish();

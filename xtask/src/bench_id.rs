@@ -81,15 +81,27 @@ pub const NATIVE: &str = "native";
 /// (each call on an instance from its pool).
 pub const POOLED: &str = "pooled";
 
+/// One pooled Wasm plugin on the async path, called by [`ASYNC_TASKS`]
+/// tokio tasks on a runtime with 2 worker threads.
+pub const POOLED_ASYNC: &str = "pooled async";
+
+/// How many tokio tasks call the [`POOLED_ASYNC`] plugin at once.
+pub const ASYNC_TASKS: u32 = 64;
+
+/// The [`THROUGHPUT`] run of [`POOLED_ASYNC`].
+pub const POOLED_ASYNC_RUN: &str = "pooled async 64 tasks";
+
 /// The functions of [`THROUGHPUT`]: [`throughput_run`] of each backend
-/// on 1 and 2 threads.
-pub const THROUGHPUT_RUNS: [&str; 6] = [
+/// on 1 and 2 threads, then the async run (an iteration is one request on
+/// each thread, or on each task).
+pub const THROUGHPUT_RUNS: [&str; 7] = [
     "native 1 thread",
     "native 2 threads",
     "wasmplug 1 thread",
     "wasmplug 2 threads",
     "pooled 1 thread",
     "pooled 2 threads",
+    POOLED_ASYNC_RUN,
 ];
 
 /// A gateway request through a pooled plugin against one on a private
@@ -107,9 +119,14 @@ pub const ASYNC: &str = "async vs sync";
 pub const ASYNC_SCALAR: &str = "async scalar";
 /// `add-one` called synchronously.
 pub const SYNC_SCALAR: &str = "sync scalar";
+/// A gateway filter's `on-request` awaited on a current-thread tokio
+/// runtime.
+pub const ASYNC_GATEWAY: &str = "async gateway request";
+/// The same request called synchronously.
+pub const SYNC_GATEWAY: &str = "sync gateway request";
 
 /// The functions of [`ASYNC`].
-pub const ASYNC_CALLS: [&str; 2] = [ASYNC_SCALAR, SYNC_SCALAR];
+pub const ASYNC_CALLS: [&str; 4] = [ASYNC_SCALAR, SYNC_SCALAR, ASYNC_GATEWAY, SYNC_GATEWAY];
 
 /// The functions of [`POOL`].
 pub const POOL_CALLS: [&str; 2] = [POOL_CHECKOUT_CALL, POOL_PRIVATE_CALL];
@@ -121,11 +138,14 @@ pub fn throughput_run(backend: &str, threads: u32) -> String {
     format!("{backend} {threads} thread{plural}")
 }
 
-/// Splits a [`throughput_run`] id into its backend and thread count.
+/// Splits a [`throughput_run`] id (or [`POOLED_ASYNC_RUN`]) into its
+/// backend and how many threads (or tasks) each make one request an
+/// iteration.
 pub fn parse_throughput_run(function: &str) -> Option<(&str, u32)> {
     let rest = function
         .strip_suffix(" threads")
-        .or_else(|| function.strip_suffix(" thread"))?;
+        .or_else(|| function.strip_suffix(" thread"))
+        .or_else(|| function.strip_suffix(" tasks"))?;
     let (backend, count) = rest.rsplit_once(' ')?;
     Some((backend, count.parse().ok()?))
 }
@@ -223,8 +243,16 @@ mod tests {
             .into_iter()
             .flat_map(|backend| [1, 2].map(|threads| throughput_run(backend, threads)))
             .collect();
-        assert_eq!(runs, THROUGHPUT_RUNS);
-        for run in THROUGHPUT_RUNS {
+        assert_eq!(runs, THROUGHPUT_RUNS[..6]);
+        assert_eq!(
+            POOLED_ASYNC_RUN,
+            format!("{POOLED_ASYNC} {ASYNC_TASKS} tasks")
+        );
+        assert_eq!(
+            parse_throughput_run(POOLED_ASYNC_RUN),
+            Some((POOLED_ASYNC, ASYNC_TASKS))
+        );
+        for &run in &THROUGHPUT_RUNS[..6] {
             let (backend, threads) = parse_throughput_run(run).unwrap();
             assert_eq!(throughput_run(backend, threads), run);
         }

@@ -74,6 +74,9 @@ pub struct Row {
     pub cached_load: Option<Timing>,
     /// A new instance with `init`.
     pub new_instance: Option<Timing>,
+    /// A new instance from the snapshot taken after `init` (no `init`).
+    #[serde(default)]
+    pub snapshot_instance: Option<Timing>,
     /// One gateway request.
     pub request: Option<Timing>,
 }
@@ -106,22 +109,24 @@ pub fn read(dir: &Path) -> Result<Option<Vec<Row>>> {
         .map(Some)
 }
 
-const HEADER: [&str; 6] = [
+const HEADER: [&str; 7] = [
     "gateway filter in",
     "size",
     "compile",
     "cached load",
     "new instance",
+    "from snapshot",
     "request",
 ];
 
-fn cells(row: &Row) -> [String; 6] {
+fn cells(row: &Row) -> [String; 7] {
     [
         row.language.clone(),
         format_bytes(row.size_bytes),
         timing(row.compile),
         timing(row.cached_load),
         timing(row.new_instance),
+        timing(row.snapshot_instance),
         timing(row.request),
     ]
 }
@@ -130,7 +135,7 @@ fn cells(row: &Row) -> [String; 6] {
 pub fn markdown(rows: &[Row]) -> String {
     let mut out = String::from("## Languages\n\n");
     out.push_str(&format!("| {} |\n", HEADER.join(" | ")));
-    out.push_str("| :--- | ---: | ---: | ---: | ---: | ---: |\n");
+    out.push_str("| :--- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
     for row in rows {
         out.push_str(&format!("| {} |\n", cells(row).join(" | ")));
     }
@@ -140,10 +145,10 @@ pub fn markdown(rows: &[Row]) -> String {
 
 /// The rows as an aligned text table.
 pub fn text(rows: &[Row]) -> String {
-    let all: Vec<[String; 6]> = std::iter::once(HEADER.map(str::to_owned))
+    let all: Vec<[String; 7]> = std::iter::once(HEADER.map(str::to_owned))
         .chain(rows.iter().map(cells))
         .collect();
-    let widths: Vec<usize> = (0..6)
+    let widths: Vec<usize> = (0..HEADER.len())
         .map(|i| all.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::from("Languages (the same gateway filter)\n");
@@ -169,8 +174,10 @@ pub fn text(rows: &[Row]) -> String {
 const NOTE: &str = "\nThe same auth filter in each language (one table test checks \
 identical verdicts). Compile: Cranelift on the component, no cache; cached \
 load: from the precompiled cache; new instance: store, instantiate (Go's \
-runtime and Python's interpreter start here) and `init`; request: 16 \
-headers, 1 KB body, through wasmplug (native: the bridge). Medians ± MAD.\n";
+runtime and Python's interpreter start here) and `init`; from snapshot: a \
+new instance of the snapshot taken after `init` (wasmtime-wizer), which \
+starts initialised; request: 16 headers, 1 KB body, through wasmplug \
+(native: the bridge). Medians ± MAD.\n";
 
 fn timing(t: Option<Timing>) -> String {
     t.map_or_else(
@@ -232,6 +239,7 @@ mod tests {
             compile: Timing::of(vec![3.6e9]),
             cached_load: Timing::of(vec![2.0e6, 2.2e6]),
             new_instance: None,
+            snapshot_instance: None,
             request: Timing::of(vec![3150.0]),
         }];
         write(dir.path(), &rows).unwrap();
