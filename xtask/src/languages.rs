@@ -239,14 +239,14 @@ mod tests {
             compile: Timing::of(vec![3.6e9]),
             cached_load: Timing::of(vec![2.0e6, 2.2e6]),
             new_instance: None,
-            snapshot_instance: None,
+            snapshot_instance: Timing::of(vec![90e3]),
             request: Timing::of(vec![3150.0]),
         }];
         write(dir.path(), &rows).unwrap();
         assert_eq!(read(dir.path()).unwrap(), Some(rows.clone()));
         let md = markdown(&rows);
         assert!(
-            md.contains("| Go (component) | 2.6 MB | 3.60 s ± 0.00 ns | 2.10 ms ± 100 µs | – | 3.15 µs ± 0.00 ns |"),
+            md.contains("| Go (component) | 2.6 MB | 3.60 s ± 0.00 ns | 2.10 ms ± 100 µs | – | 90.0 µs ± 0.00 ns | 3.15 µs ± 0.00 ns |"),
             "{md}"
         );
         assert!(
