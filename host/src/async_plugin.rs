@@ -8,14 +8,14 @@ use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Arc, PoisonError};
 
-use tokio::sync::{Mutex, SemaphorePermit};
+use tokio::sync::Mutex;
 use wasmtime::Store;
 
-use crate::bindings::asynchronous::hooks::exports::wasmplug::plugin::lifecycle as hooks;
-use crate::bindings::asynchronous::{Base, BaseIndices};
-use crate::concurrency::{Concurrency, PoolConfig};
+use crate::async_instance::{AsyncInstance, Maker, shut_down};
+use crate::async_pool::AsyncPool;
+use crate::concurrency::Concurrency;
 use crate::contract::Contract;
-use crate::error::{Error, Origin, Result, chain};
+use crate::error::{Error, Origin, Result};
 use crate::instance::PluginInstance;
 use crate::limits::Limit;
 use crate::loader::Loader;
@@ -68,12 +68,14 @@ pub type CallFuture<'a, T> = Pin<Box<dyn Future<Output = wasmtime::Result<T>> + 
 ///   counts against the call's deadline and ends with
 ///   [`Error::PoolExhausted`] after the pool's wait). A pool's instances
 ///   start from one snapshot taken after `init` ran once, as on the sync
-///   path ([`PoolConfig::from_snapshot`]); that `init` runs when the plugin
+///   path ([`PoolConfig::from_snapshot`](crate::PoolConfig::from_snapshot)); that `init` runs when the plugin
 ///   opens, synchronously on tokio's blocking pool (the open's deadline
 ///   still holds; the snapshot is cached), with WASI and `log` but with the
 ///   contract's own async imports trapping, so a plugin whose `init` needs
 ///   them opens with `from_snapshot(false)`;
-/// - no `lookup`, `flush`, `disable`/`enable` or `reconfigure` yet.
+/// - [`reconfigure`](Self::reconfigure) as on the sync path (a pooled
+///   plugin's instances then start from a new snapshot); no `lookup`,
+///   `flush` or `disable`/`enable` yet.
 ///
 /// After a fault (a trap, an exceeded limit, a call cancelled at its
 /// deadline or dropped by its caller) the instance is discarded and the
@@ -94,6 +96,8 @@ pub(crate) struct AsyncInner<C: Contract> {
     pre: PluginPre<C>,
     /// Makes the shared instance (from `pre`; it runs `init`).
     maker: Maker<C>,
+    /// The configuration instances start with, and its generation.
+    settings: std::sync::Mutex<Settings>,
     /// The shared instance; `None` until `init` first succeeds.
     live: Mutex<Option<AsyncInstance<C>>>,
     /// For a pooled plugin: its idle instances, and a permit per instance
@@ -101,49 +105,13 @@ pub(crate) struct AsyncInner<C: Contract> {
     pool: Option<AsyncPool<C>>,
 }
 
-struct AsyncPool<C: Contract> {
-    config: PoolConfig,
-    /// Makes the pool's instances: from the snapshot taken after `init`
-    /// ran once, or (without [`PoolConfig::from_snapshot`]) from the plugin,
-    /// each running `init`. Set when the plugin opens (the snapshot is made
-    /// then, under the open's deadline); a later call retries if that
-    /// failed.
-    maker: tokio::sync::OnceCell<Maker<C>>,
-    idle: std::sync::Mutex<Vec<AsyncInstance<C>>>,
-    permits: tokio::sync::Semaphore,
-}
-
-/// What instances are made from, with the async bindings' export indices
-/// for it (a snapshot is another component, with indices of its own).
-struct Maker<C: Contract> {
-    pre: PluginPre<C>,
-    base: BaseIndices,
-    hooks: Option<hooks::GuestIndices>,
-}
-
-impl<C: Contract> Maker<C> {
-    fn of(pre: PluginPre<C>) -> Result<Self> {
-        let base = BaseIndices::new(pre.instance_pre()).map_err(|e| Error::Export {
-            origin: pre.origin().clone(),
-            reason: chain(&e),
-        })?;
-        let hooks = hooks::GuestIndices::new(pre.instance_pre()).ok();
-        Ok(Maker { pre, base, hooks })
-    }
-}
-
-/// One instance on the async path.
-struct AsyncInstance<C: Contract> {
-    store: Store<PluginState>,
-    base: Base,
-    hooks: Option<hooks::Guest>,
-    exports: C::Exports,
-    /// Set while guest code runs and cleared when it returns normally: a
-    /// call that trapped, or whose future was dropped mid-call (its
-    /// deadline passed, or its caller gave up), leaves it set, and the
-    /// instance is not reused.
-    poisoned: bool,
-    initialised: bool,
+/// The configuration new instances start with; `generation` counts
+/// [`AsyncPlugin::reconfigure`]s, and an instance made for an older one is
+/// not reused.
+#[derive(Clone)]
+struct Settings {
+    config: Arc<[(String, String)]>,
+    generation: u64,
 }
 
 impl Runtime {
@@ -180,12 +148,8 @@ impl<C: Contract> Loader<'_, C> {
                     // The pool's first instance, idle: `init` (or the
                     // snapshot) is known to work before the first call.
                     Some(pool) => {
-                        let maker = plugin.pool_maker(pool).await?;
-                        let first = plugin.fresh(maker).await?;
-                        pool.idle
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .push(first);
+                        let first = plugin.fresh_pooled(pool).await?;
+                        pool.add_idle(first);
                         Ok(())
                     }
                     None => {
@@ -205,26 +169,32 @@ impl<C: Contract> AsyncInner<C> {
     }
 
     /// Makes the plugin live, without an instance yet: the first one is
-    /// made (and its `init` awaited) by whoever locks it first.
+    /// made (and its `init` awaited) by `open_async`.
     fn start(pre: PluginPre<C>, probe: PluginInstance<C>) -> Result<Arc<Self>> {
         // The probe's store cannot make async calls; it was only for the
         // metadata and declaration (it never ran `init`).
         drop(probe);
         let pool = match pre.sandbox().options.concurrency {
             Concurrency::Shared => None,
-            Concurrency::Pooled(config) => Some(AsyncPool {
-                config,
-                maker: tokio::sync::OnceCell::new(),
-                idle: std::sync::Mutex::new(Vec::new()),
-                permits: tokio::sync::Semaphore::new(config.size),
-            }),
+            Concurrency::Pooled(config) => Some(AsyncPool::new(config)),
         };
         Ok(Arc::new(AsyncInner {
             maker: Maker::of(pre.clone())?,
+            settings: std::sync::Mutex::new(Settings {
+                config: Arc::clone(pre.config()),
+                generation: 0,
+            }),
             pre,
             live: Mutex::new(None),
             pool,
         }))
+    }
+
+    fn settings(&self) -> Settings {
+        self.settings
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -276,26 +246,22 @@ impl<C: Contract> AsyncPlugin<C> {
             return self
                 .within_deadline(&format!("a call through `{CALL}`"), async {
                     // Held for the call: a cancelled call gives it back too.
-                    let _permit = self.permit(pool).await?;
-                    let idle = pool
-                        .idle
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .pop();
-                    let mut instance = match idle {
+                    let _permit = pool.permit(label).await?;
+                    let generation = self.inner.settings().generation;
+                    let mut instance = match pool.take_idle(generation) {
                         Some(instance) => instance,
-                        None => self.fresh(self.pool_maker(pool).await?).await?,
+                        None => self.fresh_pooled(pool).await?,
                     };
                     sandbox.arm_async(&mut instance.store);
                     // Owned by this future: if it is dropped mid-call (its
                     // deadline, or its caller gave up), so is the instance.
+                    instance.poisoned = true;
                     let outcome = f(&instance.exports, &mut instance.store).await;
                     match outcome {
                         Ok(value) => {
-                            pool.idle
-                                .lock()
-                                .unwrap_or_else(PoisonError::into_inner)
-                                .push(instance);
+                            instance.poisoned = false;
+                            let current = self.inner.settings().generation;
+                            pool.give_back(&self.inner.pre, instance, current);
                             Ok(value)
                         }
                         Err(e) => Err(sandbox.fault_through(CALL, label, None, &e)),
@@ -320,6 +286,75 @@ impl<C: Contract> AsyncPlugin<C> {
         .await
     }
 
+    /// Applies a new configuration, as [`Plugin::reconfigure`](crate::Plugin::reconfigure)
+    /// does on the sync path: settled the same way, then a fresh instance
+    /// runs `init(config)` (for a pool that starts from a snapshot, a new
+    /// snapshot is taken after it). When it accepts, new calls get
+    /// instances with the new configuration: the shared instance is
+    /// replaced once the call in progress on it ends, a pool's idle
+    /// instances are replaced and those running calls are retired when
+    /// their calls end; each replaced instance's `shutdown` runs, once.
+    /// When it refuses, nothing changes. Under the plugin's deadline.
+    ///
+    /// # Errors
+    ///
+    /// As [`Plugin::reconfigure`](crate::Plugin::reconfigure), and
+    /// [`Error::Snapshot`] if the pool's new snapshot cannot be taken.
+    pub async fn reconfigure<K, V>(&self, config: impl IntoIterator<Item = (K, V)>) -> Result<()>
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let config: Vec<(String, String)> = config
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        let inner = &self.inner;
+        let config = inner.pre.settle(&config)?;
+        self.within_deadline("`init`", async {
+            match &inner.pool {
+                Some(pool) => {
+                    let maker = pool.make(&inner.pre, &config).await?;
+                    // `init` is known to work (or ran for the snapshot).
+                    let mut first = maker.fresh(&config, 0).await?;
+                    first.generation = self.commit(config);
+                    pool.replace(&inner.pre, maker, first).await;
+                }
+                None => {
+                    let mut fresh = inner.maker.fresh(&config, 0).await?;
+                    // Waits for a call in progress on the shared instance.
+                    let mut live = inner.live.lock().await;
+                    fresh.generation = self.commit(config);
+                    let replaced = live.replace(fresh);
+                    drop(live);
+                    shut_down(&inner.pre, replaced.into_iter().collect());
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Makes `config` the one new instances start with; returns its
+    /// generation.
+    fn commit(&self, config: Arc<[(String, String)]>) -> u64 {
+        let mut settings = self
+            .inner
+            .settings
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        settings.generation += 1;
+        settings.config = config;
+        settings.generation
+    }
+
+    /// A new instance for `pool`, with the current configuration.
+    async fn fresh_pooled(&self, pool: &AsyncPool<C>) -> Result<AsyncInstance<C>> {
+        let Settings { config, generation } = self.inner.settings();
+        let maker = pool.maker(&self.inner.pre, &config).await?;
+        maker.fresh(&config, generation).await
+    }
+
     /// Runs `work` under the plugin's deadline, if it has one: past it, the
     /// future is dropped (whatever the guest was doing) and the call is
     /// [`Error::LimitExceeded`].
@@ -341,30 +376,10 @@ impl<C: Contract> AsyncPlugin<C> {
         }
     }
 
-    /// A permit for one of the pool's instances, waited for at most the
-    /// pool's wait.
-    async fn permit<'p>(&self, pool: &'p AsyncPool<C>) -> Result<SemaphorePermit<'p>> {
-        let exhausted = || Error::PoolExhausted {
-            plugin: self.inner.pre.label().to_string(),
-            size: pool.config.size,
-            waited: pool.config.wait,
-        };
-        match tokio::time::timeout(pool.config.wait, pool.permits.acquire()).await {
-            Ok(Ok(permit)) => Ok(permit),
-            // The semaphore is never closed; a timeout is the pool's wait.
-            Ok(Err(_)) | Err(_) => Err(exhausted()),
-        }
-    }
-
     /// For a pooled plugin, its idle instances (made as calls need them,
     /// at most the pool's size); `None` for a shared one.
     pub fn idle_instances(&self) -> Option<usize> {
-        self.inner.pool.as_ref().map(|pool| {
-            pool.idle
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .len()
-        })
+        self.pool_counts().map(|(_, idle)| idle)
     }
 
     /// For a pooled plugin, how many instances are alive (idle or running
@@ -374,15 +389,7 @@ impl<C: Contract> AsyncPlugin<C> {
     /// gets one until it returns, faults or is cancelled: once every call
     /// has ended, none is counted as running.
     pub fn pool_counts(&self) -> Option<(usize, usize)> {
-        self.inner.pool.as_ref().map(|pool| {
-            let idle = pool
-                .idle
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .len();
-            let running = pool.config.size - pool.permits.available_permits();
-            (idle + running, idle)
-        })
+        self.inner.pool.as_ref().map(AsyncPool::counts)
     }
 
     /// The live instance, made first (and its `init` run) when there is
@@ -399,81 +406,13 @@ impl<C: Contract> AsyncPlugin<C> {
                     "replacing an instance that faulted; init runs again"
                 );
             }
-            *live = Some(self.fresh(&self.inner.maker).await?);
+            let Settings { config, generation } = self.inner.settings();
+            *live = Some(self.inner.maker.fresh(&config, generation).await?);
         }
         match live {
             Some(instance) => Ok(instance),
             None => unreachable!("an instance was made above"),
         }
-    }
-
-    /// What the pool makes its instances from: with
-    /// [`PoolConfig::from_snapshot`], the snapshot taken after `init`, made
-    /// (or loaded from the cache) the first time. Its `init` runs
-    /// synchronously, so on a blocking-pool thread: a deadline ends the
-    /// wait for it even while that `init` is blocked in a host call (the
-    /// thread then finishes it, and its result is dropped).
-    async fn pool_maker<'p>(&self, pool: &'p AsyncPool<C>) -> Result<&'p Maker<C>> {
-        pool.maker
-            .get_or_try_init(|| async {
-                let pre = self.inner.pre.clone();
-                if !pool.config.from_snapshot {
-                    return Maker::of(pre);
-                }
-                let label = pre.label().to_string();
-                let snapshot = tokio::task::spawn_blocking(move || pre.snapshot())
-                    .await
-                    .map_err(|e| Error::Snapshot {
-                        plugin: label,
-                        reason: format!("the thread making it failed: {e}"),
-                    })??;
-                Maker::of(snapshot)
-            })
-            .await
-    }
-
-    /// A new instance, initialised: it starts from a snapshot taken after
-    /// `init`, or runs `init` itself.
-    async fn fresh(&self, maker: &Maker<C>) -> Result<AsyncInstance<C>> {
-        let mut fresh = self.instantiate(maker).await?;
-        if maker.pre.is_snapshot() {
-            fresh.initialised = true;
-        } else {
-            fresh.init(&maker.pre, maker.pre.config()).await?;
-        }
-        Ok(fresh)
-    }
-
-    async fn instantiate(&self, maker: &Maker<C>) -> Result<AsyncInstance<C>> {
-        let pre = &maker.pre;
-        let sandbox = pre.sandbox();
-        let label = pre.label();
-        let mut store = sandbox.async_store(pre.origin(), Arc::clone(label))?;
-        let instance = pre
-            .instance_pre()
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| sandbox.fault(label, Some("instantiate"), &e))?;
-        let export_err = |e: wasmtime::Error| Error::Export {
-            origin: pre.origin().clone(),
-            reason: chain(&e),
-        };
-        let base = maker.base.load(&mut store, &instance).map_err(export_err)?;
-        let hooks = maker
-            .hooks
-            .as_ref()
-            .map(|h| h.load(&mut store, &instance))
-            .transpose()
-            .map_err(export_err)?;
-        let exports = C::load(pre.indices(), &mut store, &instance).map_err(export_err)?;
-        Ok(AsyncInstance {
-            store,
-            base,
-            hooks,
-            exports,
-            poisoned: false,
-            initialised: false,
-        })
     }
 
     /// The plugin's checked metadata.
@@ -496,74 +435,16 @@ impl<C: Contract> AsyncPlugin<C> {
         &self.inner.pre
     }
 
+    /// The configuration new instances start with (settled: the manifest's
+    /// values and the declared defaults filled in), after any
+    /// [`reconfigure`](Self::reconfigure).
+    pub fn config(&self) -> Arc<[(String, String)]> {
+        self.inner.settings().config
+    }
+
     /// Whether `a` and `b` are the same live plugin.
     pub fn ptr_eq(a: &Self, b: &Self) -> bool {
         Arc::ptr_eq(&a.inner, &b.inner)
-    }
-}
-
-impl<C: Contract> AsyncInstance<C> {
-    /// Runs the optional `validate` hook, then `init`.
-    async fn init(&mut self, pre: &PluginPre<C>, config: &[(String, String)]) -> Result<()> {
-        let sandbox = pre.sandbox();
-        let label = pre.label();
-        if let Some(hooks) = &self.hooks {
-            sandbox.arm_async(&mut self.store);
-            self.poisoned = true;
-            match hooks.call_validate(&mut self.store, config).await {
-                Ok(Ok(())) => self.poisoned = false,
-                Ok(Err(message)) => {
-                    self.poisoned = false;
-                    return Err(Error::Hook {
-                        plugin: label.to_string(),
-                        hook: "validate",
-                        message,
-                    });
-                }
-                Err(e) => return Err(sandbox.fault(label, Some("validate"), &e)),
-            }
-        }
-        sandbox.arm_async(&mut self.store);
-        self.poisoned = true;
-        let outcome = self
-            .base
-            .wasmplug_plugin_plugin()
-            .call_init(&mut self.store, config)
-            .await;
-        match outcome {
-            Ok(Ok(())) => {
-                self.poisoned = false;
-                self.initialised = true;
-                Ok(())
-            }
-            Ok(Err(message)) => {
-                self.poisoned = false;
-                Err(Error::Init {
-                    plugin: label.to_string(),
-                    message,
-                })
-            }
-            Err(e) => Err(sandbox.fault(label, Some("init"), &e)),
-        }
-    }
-
-    /// Runs the plugin's `shutdown`, under its deadline.
-    async fn shutdown(mut self, pre: PluginPre<C>) {
-        let sandbox = pre.sandbox();
-        sandbox.arm_async(&mut self.store);
-        let call = self
-            .base
-            .wasmplug_plugin_plugin()
-            .call_shutdown(&mut self.store);
-        let outcome = match sandbox.deadline() {
-            Some(deadline) => tokio::time::timeout(deadline, call)
-                .await
-                .unwrap_or_else(|_| Err(wasmtime::Error::msg("ran past its deadline"))),
-            None => call.await,
-        };
-        if let Err(e) = outcome {
-            tracing::warn!(target: "wasmplug", plugin = &**pre.label(), "shutdown failed: {e:#}");
-        }
     }
 }
 
@@ -571,24 +452,9 @@ impl<C: Contract> Drop for AsyncInner<C> {
     fn drop(&mut self) {
         let mut instances: Vec<AsyncInstance<C>> = self.live.get_mut().take().into_iter().collect();
         if let Some(pool) = &mut self.pool {
-            instances.append(pool.idle.get_mut().unwrap_or_else(PoisonError::into_inner));
+            instances.append(&mut pool.drain());
         }
-        instances.retain(|instance| instance.initialised && !instance.poisoned);
-        if instances.is_empty() {
-            return;
-        }
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => {
-                for instance in instances {
-                    handle.spawn(instance.shutdown(self.pre.clone()));
-                }
-            }
-            Err(_) => tracing::warn!(
-                target: "wasmplug",
-                plugin = &**self.pre.label(),
-                "dropped outside a tokio runtime: shutdown does not run"
-            ),
-        }
+        shut_down(&self.pre, instances);
     }
 }
 

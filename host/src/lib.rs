@@ -96,7 +96,9 @@
 //! # }
 //! ```
 
+mod async_instance;
 mod async_plugin;
+mod async_pool;
 mod bindings;
 mod builder;
 mod cache;

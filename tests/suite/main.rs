@@ -2,6 +2,7 @@
 //! once per run by `xtask::build_guests` (see `support`).
 
 mod async_path;
+mod async_settings;
 mod backends;
 mod cache;
 mod custom_contract;
