@@ -144,7 +144,7 @@ where
 
 /// The item and index of function export `name` (`interface#function`, or
 /// a world-level `function`) in `component`.
-fn find_export(
+pub(crate) fn find_export(
     component: &wasmtime::component::Component,
     name: &str,
 ) -> Option<(ComponentItem, ComponentExportIndex)> {
@@ -159,7 +159,7 @@ fn find_export(
 
 /// The names among `names` close to `wanted` (a typo, another version, the
 /// function without its interface), closest first, at most five.
-fn similar_names(wanted: &str, names: impl Iterator<Item = String>) -> Vec<String> {
+pub(crate) fn similar_names(wanted: &str, names: impl Iterator<Item = String>) -> Vec<String> {
     let function = |n: &str| n.rsplit_once('#').map_or(n, |(_, f)| f).to_owned();
     let wanted_fn = function(wanted);
     let mut scored: Vec<(usize, String)> = names

@@ -44,6 +44,8 @@ pub mod abi;
 mod error;
 mod guest;
 #[cfg(feature = "host")]
+mod header_file;
+#[cfg(feature = "host")]
 mod imports;
 #[cfg(feature = "host")]
 mod library;
@@ -57,6 +59,8 @@ pub use wasmplug_native_macros::{bindings, generate};
 
 #[cfg(feature = "host")]
 pub use error::NativeError;
+#[cfg(feature = "host")]
+pub use header_file::read_header;
 #[cfg(feature = "host")]
 pub use imports::ImportContext;
 #[cfg(feature = "host")]

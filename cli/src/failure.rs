@@ -1,0 +1,87 @@
+//! What went wrong, sorted into the classes the exit code tells apart.
+
+use std::fmt;
+
+/// The command line was wrong (also clap's own code for bad arguments).
+pub(crate) const EXIT_USAGE: i32 = 2;
+/// The file is not a usable plugin (unreadable, not Wasm, another
+/// contract, a bad manifest, no such export).
+pub(crate) const EXIT_BAD_PLUGIN: i32 = 3;
+/// The plugin ran and failed (a trap, an exceeded limit, `init` refused).
+pub(crate) const EXIT_FAULT: i32 = 4;
+/// Anything else (the cache directory, a build, the engine).
+pub(crate) const EXIT_OTHER: i32 = 1;
+
+/// The exit codes, for `--help`.
+pub(crate) const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  success
+  1  other failure (the cache directory, a cargo build, the engine)
+  2  usage: bad arguments, an unparsable WAVE value, a missing setting
+  3  bad plugin: unreadable, not a component, another contract, a bad manifest or header, no such export
+  4  plugin fault: a trap, an exceeded limit (deadline, memory), init refused";
+
+/// A failure with its class; printed as one sentence.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) code: i32,
+    pub(crate) message: String,
+}
+
+impl Failure {
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            code: EXIT_USAGE,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn bad_plugin(message: impl Into<String>) -> Self {
+        Failure {
+            code: EXIT_BAD_PLUGIN,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn other(message: impl Into<String>) -> Self {
+        Failure {
+            code: EXIT_OTHER,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<wasmplug::Error> for Failure {
+    fn from(e: wasmplug::Error) -> Self {
+        use wasmplug::Error as E;
+        let code = match &e {
+            E::Trap { .. }
+            | E::LimitExceeded { .. }
+            | E::Init { .. }
+            | E::Hook { .. }
+            | E::Snapshot { .. } => EXIT_FAULT,
+            E::MissingSetting { .. } | E::Config { .. } => EXIT_USAGE,
+            E::Engine { .. } => EXIT_OTHER,
+            _ => EXIT_BAD_PLUGIN,
+        };
+        Failure {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<wasmplug_native::NativeError> for Failure {
+    fn from(e: wasmplug_native::NativeError) -> Self {
+        Failure::bad_plugin(e.to_string())
+    }
+}
+
+/// `Result` with a [`Failure`].
+pub(crate) type Outcome<T = ()> = Result<T, Failure>;

@@ -1,0 +1,274 @@
+//! `wasmplug inspect`: what a component or a native library is.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde_json::{Value, json};
+use wasmplug::{DynamicPlugin, Runtime};
+
+use crate::failure::{Failure, Outcome};
+use crate::units::show_size;
+
+/// What `inspect` prints about a component, before it is formatted.
+struct Component {
+    file: String,
+    size: u64,
+    plugin: DynamicPlugin,
+    cached: bool,
+    engine: Option<String>,
+    world: Result<String, String>,
+}
+
+/// Inspects `path`: a component (the default) or, when it starts with an
+/// object file's magic, a native library (read, never loaded).
+pub(crate) fn run(path: &Path, json: bool) -> Outcome {
+    let head = read_head(path)?;
+    let text = if is_object_file(&head) {
+        let info = wasmplug_native::read_header(path, u64::MAX)?;
+        let file = file_name(path);
+        if json {
+            serde_json::to_string_pretty(&native_json(&file, &info)).expect("JSON of strings")
+        } else {
+            native_text(&file, &info)
+        }
+    } else {
+        let component = open(path)?;
+        if json {
+            serde_json::to_string_pretty(&component_json(&component)).expect("JSON of strings")
+        } else {
+            component_text(&component)
+        }
+    };
+    println!("{}", text.trim_end());
+    Ok(())
+}
+
+/// The first bytes of `path`, through the same checks as a plugin load
+/// (a directory or a FIFO is refused before it is opened).
+fn read_head(path: &Path) -> Outcome<Vec<u8>> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        Failure::bad_plugin(format!("cannot read plugin file {}: {e}", path.display()))
+    })?;
+    if !meta.is_file() {
+        return Err(Failure::bad_plugin(format!(
+            "{} is a {}, not a plugin file",
+            path.display(),
+            if meta.is_dir() {
+                "directory"
+            } else {
+                "special file"
+            }
+        )));
+    }
+    use std::io::Read as _;
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(4).read_to_end(&mut head))
+        .map_err(|e| {
+            Failure::bad_plugin(format!("cannot read plugin file {}: {e}", path.display()))
+        })?;
+    Ok(head)
+}
+
+fn is_object_file(head: &[u8]) -> bool {
+    const MAGICS: [&[u8]; 5] = [
+        b"\x7fELF",
+        &[0xcf, 0xfa, 0xed, 0xfe],
+        &[0xce, 0xfa, 0xed, 0xfe],
+        &[0xca, 0xfe, 0xba, 0xbe],
+        b"MZ",
+    ];
+    MAGICS.iter().any(|m| head.starts_with(m))
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into(),
+    )
+}
+
+fn open(path: &Path) -> Outcome<Component> {
+    let runtime = Runtime::new()?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        Failure::bad_plugin(format!("cannot read plugin file {}: {e}", path.display()))
+    })?;
+    // Whether it was in the cache before this run compiled it.
+    let cached = runtime.cache_entry(&bytes).is_some_and(|p| p.is_file());
+    let plugin = runtime.dynamic().open(path)?;
+    Ok(Component {
+        file: file_name(path),
+        size: bytes.len() as u64,
+        plugin,
+        cached,
+        engine: runtime.cache_engine(),
+        world: world_wit(&bytes),
+    })
+}
+
+/// The component's world as WIT: its imports and exports by name.
+fn world_wit(bytes: &[u8]) -> Result<String, String> {
+    let decoded = wit_component::decode(bytes).map_err(|e| e.to_string())?;
+    let wit_component::DecodedWasm::Component(resolve, world) = decoded else {
+        return Err("not a component".into());
+    };
+    let package = resolve.worlds[world]
+        .package
+        .ok_or_else(|| "the world has no package".to_owned())?;
+    // The packages of the plugin's contracts, inline; WASI's only by name.
+    let nested: Vec<_> = resolve
+        .packages
+        .iter()
+        .filter(|(id, p)| *id != package && p.name.namespace != "wasi")
+        .map(|(id, _)| id)
+        .collect();
+    let mut printer = wit_component::WitPrinter::default();
+    printer
+        .print(&resolve, package, &nested)
+        .map_err(|e| e.to_string())?;
+    Ok(printer.output.to_string())
+}
+
+fn component_text(c: &Component) -> String {
+    let p = &c.plugin;
+    let m = p.metadata();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}: WebAssembly component, {}",
+        c.file,
+        show_size(c.size)
+    );
+    let _ = writeln!(out, "  digest      sha256:{}", p.digest().to_hex());
+    let _ = writeln!(out, "  plugin      {} {}", m.name, m.version);
+    if !m.description.is_empty() {
+        let _ = writeln!(out, "  description {}", m.description);
+    }
+    if !m.kind.is_empty() {
+        let _ = writeln!(out, "  kind        {}", m.kind);
+    }
+    let _ = writeln!(
+        out,
+        "  contract    {}",
+        p.contract().unwrap_or("(only the base contract)")
+    );
+    let _ = writeln!(
+        out,
+        "  manifest    {}",
+        p.manifest()
+            .map_or_else(|| "none".to_owned(), |m| file_name(m.path()))
+    );
+    let _ = writeln!(
+        out,
+        "  cache       {} (engine {})",
+        if c.cached {
+            "precompiled"
+        } else {
+            "not precompiled before this run"
+        },
+        c.engine.as_deref().unwrap_or("none: cache off")
+    );
+    let settings = p.declared_settings();
+    if settings.is_empty() {
+        let _ = writeln!(out, "  settings    none declared");
+    } else {
+        let _ = writeln!(out, "  settings");
+        for (name, s) in &settings {
+            let mut line = format!("    {name}");
+            if s.required {
+                line.push_str(" (required)");
+            }
+            if let Some(default) = &s.default {
+                let _ = write!(line, " = {default:?}");
+            }
+            if !s.description.is_empty() {
+                let _ = write!(line, "  # {}", s.description);
+            }
+            let _ = writeln!(out, "{line}");
+        }
+    }
+    let _ = writeln!(out, "\nexports");
+    for f in p.exports() {
+        let _ = writeln!(out, "  {}: {}", f.name, f.signature);
+    }
+    let _ = writeln!(out, "\nwit (the world, and the packages of its contracts)");
+    match &c.world {
+        Ok(wit) => {
+            for line in wit.lines() {
+                let _ = writeln!(out, "{}", format!("  {line}").trim_end());
+            }
+        }
+        Err(e) => {
+            let _ = writeln!(out, "  (cannot decode the world: {e})");
+        }
+    }
+    out
+}
+
+fn component_json(c: &Component) -> Value {
+    let p = &c.plugin;
+    let m = p.metadata();
+    let settings: serde_json::Map<String, Value> = p
+        .declared_settings()
+        .into_iter()
+        .map(|(name, s)| {
+            let v = json!({ "description": s.description, "required": s.required, "default": s.default });
+            (name, v)
+        })
+        .collect();
+    json!({
+        "file": c.file,
+        "format": "component",
+        "size": c.size,
+        "digest": format!("sha256:{}", p.digest().to_hex()),
+        "name": m.name,
+        "version": m.version,
+        "description": m.description,
+        "kind": m.kind,
+        "contract": p.contract(),
+        "manifest": p.manifest().map(|m| file_name(m.path())),
+        "cached": c.cached,
+        "engine": c.engine,
+        "settings": settings,
+        "exports": p.exports().into_iter().map(|f| json!({ "name": f.name, "signature": f.signature })).collect::<Vec<_>>(),
+        "imports": p.imports(),
+        "world": c.world.as_ref().ok(),
+    })
+}
+
+const NOT_LOADED: &str = "read from the file without loading it: none of the library's code (its initialisers included) ran";
+
+fn native_text(file: &str, h: &wasmplug_native::HeaderInfo) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{file}: native plugin library");
+    let _ = writeln!(out, "  plugin      {} {}", h.name, h.version);
+    let _ = writeln!(out, "  contract    {}", h.contract);
+    let _ = writeln!(out, "  world       {}", h.world);
+    let _ = writeln!(out, "  wit digest  sha256:{}", h.wit_digest.to_hex());
+    let _ = writeln!(
+        out,
+        "  abi         version {}",
+        wasmplug_native::abi::ABI_VERSION
+    );
+    let _ = writeln!(out, "  target      {}", h.target);
+    let _ = writeln!(out, "  compiler    {}", h.rustc);
+    let _ = writeln!(out, "  ({NOT_LOADED})");
+    out
+}
+
+fn native_json(file: &str, h: &wasmplug_native::HeaderInfo) -> Value {
+    json!({
+        "file": file,
+        "format": "native",
+        "name": h.name,
+        "version": h.version,
+        "contract": h.contract,
+        "world": h.world,
+        "wit_digest": format!("sha256:{}", h.wit_digest.to_hex()),
+        "abi_version": wasmplug_native::abi::ABI_VERSION,
+        "target": h.target,
+        "compiler": h.rustc,
+        "loaded": false,
+        "note": NOT_LOADED,
+    })
+}

@@ -1,0 +1,149 @@
+//! `wasmplug`, the command line of the wasmplug plugin runtime: look
+//! inside a plugin, call one export, start and build a plugin crate, fill
+//! and prune the precompiled cache, time calls. Works for any contract:
+//! it reads the contract from the plugin.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cache;
+mod call;
+mod failure;
+mod inspect;
+mod scaffold;
+mod units;
+
+use failure::{EXIT_CODES_HELP, Outcome};
+
+/// Inspect, call, compile and bench wasmplug plugins (Wasm components and
+/// native libraries), whatever their contract.
+#[derive(Debug, Parser)]
+#[command(name = "wasmplug", version, after_help = EXIT_CODES_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Shows what a plugin is: its world, contract, metadata, settings,
+    /// manifest, digest and cache state; for a native library its header,
+    /// read from the file without loading it.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Inspect {
+        /// A component (`.wasm`) or a native plugin library (`.so`).
+        file: PathBuf,
+        /// Prints JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Calls one export with WAVE arguments and prints its results as
+    /// WAVE, after running the plugin's `init`.
+    ///
+    /// Example: wasmplug call demo1.wasm 'set-v(15)'
+    #[command(after_help = EXIT_CODES_HELP)]
+    Call {
+        /// The component.
+        file: PathBuf,
+        /// `export(args…)`: a full name (`ns:pkg/iface@1.0.0#func`) or a
+        /// function name that only one interface exports; arguments are
+        /// WAVE values (`1`, `"text"`, `[1, 2]`, `{name: "x"}`, `some(3)`).
+        call: String,
+        #[command(flatten)]
+        options: call::PluginOptions,
+    },
+    /// Starts a Rust plugin crate for a WIT world: it builds to a component
+    /// and a native library from one source; the base WIT is written into
+    /// its `wit/deps/`.
+    #[command(after_help = EXIT_CODES_HELP)]
+    New {
+        /// The crate's name (also the plugin's name in its metadata).
+        name: String,
+        /// The directory with the world's WIT files.
+        #[arg(long)]
+        wit: PathBuf,
+        /// The world the plugin implements, e.g. `acme:greeter/greeter`.
+        #[arg(long)]
+        world: String,
+        /// Where to create the crate (default: `./NAME`).
+        #[arg(long)]
+        path: Option<PathBuf>,
+    },
+    /// Builds a plugin crate made by `new` to its component
+    /// (`wasm32-wasip2`) and its native library, both in release mode.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Build {
+        /// The plugin crate's directory.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Compiles components into the precompiled cache.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Compile {
+        /// The components.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Lists the precompiled cache (sizes, ages), or clears or prunes it.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Cache {
+        #[command(subcommand)]
+        command: Option<cache::CacheCommand>,
+    },
+    /// Times calls of one export: median and spread.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Bench {
+        /// The component.
+        file: PathBuf,
+        /// `export(args…)`, as for `call`.
+        call: String,
+        /// How many timed calls.
+        #[arg(long, short = 'n', default_value_t = 10_000)]
+        iterations: usize,
+        /// No progress bar.
+        #[arg(long, short)]
+        quiet: bool,
+        #[command(flatten)]
+        options: call::PluginOptions,
+    },
+}
+
+fn run(cli: Cli) -> Outcome {
+    match cli.command {
+        Command::Inspect { file, json } => inspect::run(&file, json),
+        Command::Call {
+            file,
+            call,
+            options,
+        } => call::run(&file, &call, &options),
+        Command::New {
+            name,
+            wit,
+            world,
+            path,
+        } => scaffold::new(&name, &wit, &world, path.as_deref()),
+        Command::Build { dir } => scaffold::build(&dir),
+        Command::Compile { files } => cache::compile(&files),
+        Command::Cache { command } => cache::run(command),
+        Command::Bench {
+            file,
+            call,
+            iterations,
+            quiet,
+            options,
+        } => call::bench(&file, &call, &options, iterations, quiet),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("error: {failure}");
+            ExitCode::from(u8::try_from(failure.code).unwrap_or(1))
+        }
+    }
+}

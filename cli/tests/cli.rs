@@ -1,0 +1,406 @@
+//! The `wasmplug` binary, run on the bundled plugins (built once by the
+//! guest builder) and on hostile files.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+
+/// Exit codes (see `wasmplug --help`).
+const USAGE: i32 = 2;
+const BAD_PLUGIN: i32 = 3;
+const FAULT: i32 = 4;
+
+fn guests() -> &'static xtask::Guests {
+    xtask::build_guests().expect("the guest builder builds the bundled plugins")
+}
+
+/// The binary with a private, empty precompiled cache.
+struct Cli {
+    cache: tempfile::TempDir,
+}
+
+impl Cli {
+    fn new() -> Self {
+        Cli {
+            cache: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::cargo_bin("wasmplug")
+            .unwrap()
+            .env("XDG_CACHE_HOME", self.cache.path())
+            .env_remove("RUST_LOG")
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// Runs and expects success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "wasmplug {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs and expects exit code `code`; returns stderr.
+    fn fails(&self, code: i32, args: &[&str]) -> String {
+        let out = self.run(args);
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "wasmplug {args:?}: stdout {}, stderr {stderr}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(stderr.starts_with("error: "), "{stderr}");
+        stderr
+    }
+}
+
+fn arg(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// `inspect`'s text with what depends on the build and the machine (the
+/// digest, the size, the engine hash) replaced by placeholders, after
+/// checking the digest against the file.
+fn redacted(text: &str, file: &Path) -> String {
+    let digest = wasmplug::Digest::of(&std::fs::read(file).unwrap()).to_hex();
+    assert!(
+        text.contains(&format!("digest      sha256:{digest}")),
+        "{text}"
+    );
+    text.lines()
+        .map(|line| {
+            if line.starts_with("  digest ") {
+                "  digest      sha256:<digest>".to_owned()
+            } else if let Some((head, _)) = line.split_once(": WebAssembly component, ") {
+                format!("{head}: WebAssembly component, <size>")
+            } else if let Some((head, _)) = line.split_once("(engine ") {
+                format!("{head}(engine <engine>)")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+/// Compares with `tests/expected/<name>`; `WASMPLUG_UPDATE_EXPECTED=1`
+/// rewrites it.
+fn expect_file(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/expected")
+        .join(name);
+    if std::env::var_os("WASMPLUG_UPDATE_EXPECTED").is_some() {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(
+        actual, expected,
+        "{name} differs (WASMPLUG_UPDATE_EXPECTED=1 rewrites it)"
+    );
+}
+
+#[test]
+fn inspect_demo1() {
+    let wasm = guests().wasm("demo1");
+    let out = Cli::new().ok(&["inspect", arg(&wasm)]);
+    expect_file("inspect-demo1.txt", &redacted(&out, &wasm));
+}
+
+#[test]
+fn inspect_auth_filter() {
+    let wasm = guests().wasm("auth-filter");
+    let out = Cli::new().ok(&["inspect", arg(&wasm)]);
+    expect_file("inspect-auth-filter.txt", &redacted(&out, &wasm));
+}
+
+#[test]
+fn inspect_json_and_the_cache() {
+    let cli = Cli::new();
+    let wasm = guests().wasm("demo1");
+    let json = |cli: &Cli| -> serde_json::Value {
+        serde_json::from_str(&cli.ok(&["inspect", "--json", arg(&wasm)])).unwrap()
+    };
+    let first = json(&cli);
+    assert_eq!(first["name"], "demo1");
+    assert_eq!(first["contract"], "wasmplug:demo@1.0.0");
+    assert_eq!(first["cached"], false);
+    // Inspecting compiled it through the cache: the next run finds it.
+    assert_eq!(json(&cli)["cached"], true);
+
+    let listed = cli.ok(&["cache"]);
+    assert!(listed.contains("1 entries"), "{listed}");
+    assert!(
+        cli.ok(&["compile", arg(&wasm)])
+            .contains("already precompiled")
+    );
+    let pruned = cli.ok(&["cache", "prune", "--older-than", "30d"]);
+    assert!(pruned.contains("removed 0 entries"), "{pruned}");
+    let cleared = cli.ok(&["cache", "clear"]);
+    assert!(cleared.contains("removed 1 entries"), "{cleared}");
+    assert!(cli.ok(&["compile", arg(&wasm)]).contains("(compiled)"));
+    assert_eq!(json(&cli)["cached"], true);
+}
+
+#[test]
+fn call_with_a_record_and_a_list() {
+    let cli = Cli::new();
+    let wasm = guests().wasm("auth-filter");
+    let request = |token: &str| {
+        format!(
+            r#"on-request({{method: "GET", path: "/api/items", headers: [("authorization", "Bearer {token}")], body: [104, 105]}})"#
+        )
+    };
+    let allowed = cli.ok(&[
+        "call",
+        arg(&wasm),
+        &request("alice"),
+        "--config",
+        "deny=mallory",
+    ]);
+    assert_eq!(
+        allowed.trim(),
+        r#"rewrite({set-headers: [("x-auth-user", "alice")], remove-headers: ["authorization"]})"#
+    );
+    let refused = cli.ok(&[
+        "call",
+        arg(&wasm),
+        &request("mallory"),
+        "--config",
+        "deny=mallory",
+    ]);
+    assert!(refused.starts_with("reject({status: 403"), "{refused}");
+
+    // The demo plugin: a full name, and a function with no arguments.
+    let demo = guests().wasm("demo1");
+    let out = cli.ok(&["call", arg(&demo), "wasmplug:demo/api@1.0.0#get-v()"]);
+    assert_eq!(out.trim(), "0");
+}
+
+#[test]
+fn call_errors_are_usage_errors() {
+    let cli = Cli::new();
+    let demo = guests().wasm("demo1");
+    let e = cli.fails(USAGE, &["call", arg(&demo), r#"set-v("not a number")"#]);
+    assert!(e.contains("set-v"), "{e}");
+    let e = cli.fails(BAD_PLUGIN, &["call", arg(&demo), "set-w(1)"]);
+    assert!(
+        e.contains("did you mean `wasmplug:demo/api@1.0.0#set-v`"),
+        "{e}"
+    );
+    // The plugin's own `init` refuses it: a fault of the plugin's.
+    let e = cli.fails(
+        FAULT,
+        &[
+            "call",
+            arg(&guests().wasm("auth-filter")),
+            "on-request({})",
+            "--config",
+            "colour=red",
+        ],
+    );
+    assert!(e.contains("colour"), "{e}");
+}
+
+#[test]
+fn a_trap_and_a_deadline_are_plugin_faults() {
+    let cli = Cli::new();
+    let faulty = guests().wasm("misbehave");
+    let e = cli.fails(FAULT, &["call", arg(&faulty), "misbehave(divide-by-zero)"]);
+    assert!(
+        e.contains("trapped in `acme:faults/faults@1.0.0#misbehave`"),
+        "{e}"
+    );
+    let e = cli.fails(
+        FAULT,
+        &[
+            "call",
+            arg(&faulty),
+            "misbehave(infinite-loop)",
+            "--deadline",
+            "200ms",
+        ],
+    );
+    assert!(e.contains("exceeded its deadline"), "{e}");
+    let e = cli.fails(
+        FAULT,
+        &[
+            "call",
+            arg(&faulty),
+            "misbehave(allocate-forever)",
+            "--max-memory",
+            "16MiB",
+        ],
+    );
+    assert!(e.contains("memory"), "{e}");
+    assert_eq!(cli.ok(&["call", arg(&faulty), "ping(41)"]).trim(), "42");
+}
+
+#[test]
+fn hostile_files() {
+    let cli = Cli::new();
+    let dir = tempfile::tempdir().unwrap();
+    let e = cli.fails(BAD_PLUGIN, &["inspect", arg(dir.path())]);
+    assert!(e.contains("is a directory, not a plugin file"), "{e}");
+    let missing = dir.path().join("missing.wasm");
+    let e = cli.fails(BAD_PLUGIN, &["inspect", arg(&missing)]);
+    assert!(
+        e.contains("missing.wasm") && e.contains("No such file"),
+        "{e}"
+    );
+
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    };
+    let empty = write("empty.wasm", b"");
+    let e = cli.fails(BAD_PLUGIN, &["inspect", arg(&empty)]);
+    assert!(e.contains("empty.wasm is not a WebAssembly file"), "{e}");
+    let garbage = write("garbage.wasm", b"#!/bin/sh\necho hello\n");
+    let e = cli.fails(BAD_PLUGIN, &["call", arg(&garbage), "f()"]);
+    assert!(e.contains("garbage.wasm is not a WebAssembly file"), "{e}");
+    let core = write("core.wasm", b"\0asm\x01\0\0\0");
+    let e = cli.fails(BAD_PLUGIN, &["inspect", arg(&core)]);
+    assert!(e.contains("wasm32-wasip2"), "{e}");
+    // A valid component that implements no wasmplug contract.
+    let bare = write("bare.wasm", b"\0asm\x0d\0\x01\0");
+    let e = cli.fails(BAD_PLUGIN, &["inspect", arg(&bare)]);
+    assert!(
+        e.contains("bare.wasm") && e.contains("wasmplug:plugin@1.0.0"),
+        "{e}"
+    );
+    let elf = write("libnot-a-plugin.so", b"\x7fELF garbage");
+    let e = cli.fails(BAD_PLUGIN, &["inspect", arg(&elf)]);
+    assert!(e.contains("libnot-a-plugin.so"), "{e}");
+    cli.fails(USAGE, &["frobnicate"]);
+}
+
+#[test]
+fn native_header_is_read_without_loading_the_library() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("libctor.so");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ctor_header.c");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let status = std::process::Command::new(cc)
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&lib)
+        .arg(&source)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let proof = dir.path().join("constructor-ran");
+
+    let out = Command::cargo_bin("wasmplug")
+        .unwrap()
+        .env("WASMPLUG_CTOR_PROOF", &proof)
+        .args(["inspect", arg(&lib)])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("plugin      ctor-fixture 0.3.1"), "{text}");
+    assert!(text.contains("contract    acme:ctor@1.2.0"), "{text}");
+    assert!(
+        text.contains(&format!("sha256:{}", "2a".repeat(32))),
+        "{text}"
+    );
+    assert!(text.contains("without loading it"), "{text}");
+    assert!(!proof.exists(), "inspect ran the library's constructor");
+
+    // The control: loading the library does run it.
+    let status = std::process::Command::new("/bin/true")
+        .env("LD_PRELOAD", &lib)
+        .env("WASMPLUG_CTOR_PROOF", &proof)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(proof.exists(), "the fixture's constructor never runs");
+}
+
+#[test]
+fn native_header_of_a_rust_guest() {
+    let native = guests().native("demo1");
+    let out = Cli::new().ok(&["inspect", "--json", arg(&native)]);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["name"], "demo1");
+    assert_eq!(json["contract"], "wasmplug:demo@1.0.0");
+    assert_eq!(json["world"], "wasmplug:demo/demo");
+    assert_eq!(json["loaded"], false);
+}
+
+#[test]
+fn bench_reports_median_and_spread() {
+    let demo = guests().wasm("demo1");
+    let out = Cli::new().ok(&["bench", arg(&demo), "get-v", "-n", "200", "--quiet"]);
+    assert!(out.contains("200 calls"), "{out}");
+    assert!(out.contains("median") && out.contains("(MAD)"), "{out}");
+}
+
+/// `new`, then `build`, then `call` on what it built. The build compiles
+/// wit-bindgen and the native bridge for both targets: about a minute the
+/// first time on a 2-core VM, seconds afterwards (its target directory,
+/// `target/cli-scaffold`, is kept).
+#[test]
+fn new_then_build_then_call() {
+    let cli = Cli::new();
+    let dir = tempfile::tempdir().unwrap();
+    let wit = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/greeter-wit");
+    let crate_dir = dir.path().join("greeter");
+    cli.ok(&[
+        "new",
+        "greeter",
+        "--wit",
+        arg(&wit),
+        "--world",
+        "acme:greeter/greeter",
+        "--path",
+        arg(&crate_dir),
+    ]);
+    let base =
+        std::fs::read_to_string(crate_dir.join("wit/deps/wasmplug-plugin/plugin.wit")).unwrap();
+    assert_eq!(base, wasmplug::BASE_WIT);
+
+    let target: PathBuf = xtask::workspace_root().join("target/cli-scaffold");
+    let out = Command::cargo_bin("wasmplug")
+        .unwrap()
+        .env("CARGO_TARGET_DIR", &target)
+        .args(["build", arg(&crate_dir)])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let wasm = target.join("wasm32-wasip2/release/greeter.wasm");
+    let native = target.join("release/libgreeter.so");
+    assert!(wasm.is_file() && native.is_file());
+
+    let meta = cli.ok(&["call", arg(&wasm), "get-metadata()"]);
+    assert_eq!(
+        meta.trim(),
+        r#"{name: "greeter", version: "0.1.0", description: ""}"#
+    );
+    let e = cli.fails(FAULT, &["call", arg(&wasm), r#"hello("Ada")"#]);
+    assert!(e.contains("acme:greeter/greet@0.1.0#hello"), "{e}");
+    let header = cli.ok(&["inspect", arg(&native)]);
+    assert!(
+        header.contains("contract    acme:greeter@0.1.0"),
+        "{header}"
+    );
+}
