@@ -30,6 +30,9 @@ pub(crate) struct PluginOptions {
     /// (the default).
     #[arg(long, value_name = "inherit|null", default_value = "null")]
     stdout: String,
+    /// Where the plugin's stderr goes: `inherit` or `null` (the default).
+    #[arg(long, value_name = "inherit|null", default_value = "null")]
+    stderr: String,
     /// Each call's deadline (e.g. `500ms`); exceeding it is exit code 4.
     #[arg(long, value_name = "DURATION", value_parser = units::duration)]
     deadline: Option<Duration>,
@@ -66,17 +69,18 @@ impl PluginOptions {
             caps = caps.env(k, v);
             any = true;
         }
-        match self.stdout.as_str() {
-            "inherit" => {
-                caps = caps.stdout(Output::Inherit);
-                any = true;
+        for (flag, value) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+            match value.as_str() {
+                "inherit" if flag == "stdout" => caps = caps.stdout(Output::Inherit),
+                "inherit" => caps = caps.stderr(Output::Inherit),
+                "null" => continue,
+                other => {
+                    return Err(Failure::usage(format!(
+                        "--{flag} `{other}`: expected `inherit` or `null`"
+                    )));
+                }
             }
-            "null" => {}
-            other => {
-                return Err(Failure::usage(format!(
-                    "--stdout `{other}`: expected `inherit` or `null`"
-                )));
-            }
+            any = true;
         }
         Ok(any.then_some(caps))
     }

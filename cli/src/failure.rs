@@ -19,7 +19,11 @@ Exit codes:
   1  other failure (the cache directory, a cargo build, the engine)
   2  usage: bad arguments, an unparsable WAVE value, a missing setting
   3  bad plugin: unreadable, not a component, another contract, a bad manifest or header, no such export
-  4  plugin fault: a trap, an exceeded limit (deadline, memory), init refused";
+  4  plugin fault: a trap, an exceeded limit (deadline, memory), init refused
+
+Environment:
+  WASMPLUG_BACKTRACE=1  a trap's message carries the guest's whole backtrace
+  XDG_CACHE_HOME        the precompiled cache is $XDG_CACHE_HOME/wasmplug (else ~/.cache/wasmplug)";
 
 /// A failure with its class; printed as one sentence.
 #[derive(Debug)]
@@ -70,11 +74,44 @@ impl From<wasmplug::Error> for Failure {
             E::Engine { .. } => EXIT_OTHER,
             _ => EXIT_BAD_PLUGIN,
         };
-        Failure {
-            code,
-            message: e.to_string(),
-        }
+        let message = match &e {
+            E::Trap {
+                plugin,
+                export,
+                reason,
+                ..
+            } if !verbose() => trap_sentence(plugin, export, reason),
+            _ => e.to_string(),
+        };
+        Failure { code, message }
     }
+}
+
+/// Whether `WASMPLUG_BACKTRACE` asks for the guest's whole backtrace.
+fn verbose() -> bool {
+    std::env::var_os("WASMPLUG_BACKTRACE").is_some_and(|v| v != "0")
+}
+
+/// A trap in one sentence: wasmtime's message puts the guest's backtrace
+/// between the context and the cause; keep the cause.
+fn trap_sentence(plugin: &str, export: &str, reason: &str) -> String {
+    let mut lines = reason.lines();
+    let first = lines.next().unwrap_or_default();
+    let cause = match lines.last() {
+        Some(last) if first.ends_with("backtrace:") => last
+            .split_once(" - ")
+            .and_then(|(_, frame)| frame.split_once(": "))
+            .map_or(last.trim(), |(_, cause)| cause),
+        _ => reason,
+    };
+    let hint = if cause.contains("`unreachable`") {
+        " (a Rust guest panics or aborts so: `--stderr inherit` shows what it printed)"
+    } else {
+        ""
+    };
+    format!(
+        "plugin {plugin} trapped in {export}: {cause}{hint}; WASMPLUG_BACKTRACE=1 shows the guest's backtrace"
+    )
 }
 
 impl From<wasmplug_native::NativeError> for Failure {

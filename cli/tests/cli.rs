@@ -218,9 +218,10 @@ fn a_trap_and_a_deadline_are_plugin_faults() {
     let faulty = guests().wasm("misbehave");
     let e = cli.fails(FAULT, &["call", arg(&faulty), "misbehave(divide-by-zero)"]);
     assert!(
-        e.contains("trapped in `acme:faults/faults@1.0.0#misbehave`"),
+        e.contains("trapped in `acme:faults/faults@1.0.0#misbehave`: wasm trap"),
         "{e}"
     );
+    assert_eq!(e.lines().count(), 1, "one sentence, no backtrace: {e}");
     let e = cli.fails(
         FAULT,
         &[
@@ -402,5 +403,58 @@ fn new_then_build_then_call() {
     assert!(
         header.contains("contract    acme:greeter@0.1.0"),
         "{header}"
+    );
+}
+
+#[test]
+fn grants_reach_the_plugin() {
+    let cli = Cli::new();
+    let faulty = guests().wasm("misbehave");
+    let data = tempfile::tempdir().unwrap();
+    let dir = format!("{}::/data", data.path().display());
+    let out = cli.ok(&[
+        "call",
+        arg(&faulty),
+        "misbehave(report-environment)",
+        "--env",
+        "GREETING=hi",
+        "--stdout",
+        "inherit",
+        "--dir",
+        &dir,
+    ]);
+    // The guest's own line on stdout, then the result: a list of bytes.
+    let (printed, result) = out.split_once('\n').unwrap();
+    assert_eq!(printed, "hello stdout");
+    let bytes: Vec<u8> = result
+        .trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .split(", ")
+        .map(|b| b.parse().unwrap())
+        .collect();
+    let report = String::from_utf8(bytes).unwrap();
+    assert_eq!(report, "env GREETING=hi");
+
+    // Without grants the plugin sees nothing and prints nowhere.
+    let out = cli.ok(&["call", arg(&faulty), "misbehave(report-environment)"]);
+    assert_eq!(out.trim(), "[]");
+    let e = cli.fails(USAGE, &["call", arg(&faulty), "ping(1)", "--dir", "/tmp"]);
+    assert!(e.contains("HOST::GUEST"), "{e}");
+    let e = cli.run(&["call", arg(&faulty), "ping(1)", "--deadline", "soon"]);
+    assert_eq!(e.status.code(), Some(USAGE));
+}
+
+#[test]
+fn imports_of_another_contract_trap_only_when_called() {
+    let cli = Cli::new();
+    let kv = guests().wasm("kv");
+    let out = cli.ok(&["inspect", arg(&kv)]);
+    assert!(out.contains("import acme:kv/store@1.0.0;"), "{out}");
+    assert_eq!(cli.ok(&["call", arg(&kv), "sleep(1)"]).trim(), "1");
+    let e = cli.fails(FAULT, &["call", arg(&kv), r#"describe("a")"#]);
+    assert!(
+        e.contains("`acme:kv/store@1.0.0#get` is an import of the plugin's contract"),
+        "{e}"
     );
 }
