@@ -98,7 +98,11 @@ pub(crate) fn run(command: Option<CacheCommand>) -> Outcome {
                     }
                 );
             }
-            println!("{} entries, {}", entries.len(), units::show_size(total));
+            println!(
+                "{}, {}",
+                entries_count(entries.len()),
+                units::show_size(total)
+            );
         }
         CacheCommand::Clear => {
             let removed = cache.clear().map_err(io)?;
@@ -115,8 +119,16 @@ pub(crate) fn run(command: Option<CacheCommand>) -> Outcome {
 fn report_removed(removed: &[wasmplug::CacheEntry]) {
     let size: u64 = removed.iter().map(|e| e.size).sum();
     println!(
-        "removed {} entries, {}",
-        removed.len(),
+        "removed {}, {}",
+        entries_count(removed.len()),
         units::show_size(size)
     );
+}
+
+fn entries_count(n: usize) -> String {
+    if n == 1 {
+        "1 entry".into()
+    } else {
+        format!("{n} entries")
+    }
 }

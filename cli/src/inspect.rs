@@ -168,23 +168,21 @@ fn component_text(c: &Component) -> String {
         },
         c.engine.as_deref().unwrap_or("none: cache off")
     );
+    if let Some(manifest) = p.manifest() {
+        for (name, s) in manifest.settings() {
+            let _ = writeln!(out, "    setting   {}", setting_line(name, s));
+        }
+        for (key, value) in manifest.config_values() {
+            let _ = writeln!(out, "    config    {key} = {value:?}");
+        }
+    }
     let settings = p.declared_settings();
     if settings.is_empty() {
         let _ = writeln!(out, "  settings    none declared");
     } else {
         let _ = writeln!(out, "  settings");
         for (name, s) in &settings {
-            let mut line = format!("    {name}");
-            if s.required {
-                line.push_str(" (required)");
-            }
-            if let Some(default) = &s.default {
-                let _ = write!(line, " = {default:?}");
-            }
-            if !s.description.is_empty() {
-                let _ = write!(line, "  # {}", s.description);
-            }
-            let _ = writeln!(out, "{line}");
+            let _ = writeln!(out, "    {}", setting_line(name, s));
         }
     }
     let _ = writeln!(out, "\nexports");
@@ -203,6 +201,21 @@ fn component_text(c: &Component) -> String {
         }
     }
     out
+}
+
+/// `name (required) = "default"  # description`.
+fn setting_line(name: &str, s: &wasmplug::Setting) -> String {
+    let mut line = name.to_owned();
+    if s.required {
+        line.push_str(" (required)");
+    }
+    if let Some(default) = &s.default {
+        let _ = write!(line, " = {default:?}");
+    }
+    if !s.description.is_empty() {
+        let _ = write!(line, "  # {}", s.description);
+    }
+    line
 }
 
 fn component_json(c: &Component) -> Value {
@@ -226,7 +239,11 @@ fn component_json(c: &Component) -> Value {
         "description": m.description,
         "kind": m.kind,
         "contract": p.contract(),
-        "manifest": p.manifest().map(|m| file_name(m.path())),
+        "manifest": p.manifest().map(|m| json!({
+            "file": file_name(m.path()),
+            "settings": m.settings().iter().map(|(k, s)| (k.clone(), json!({ "description": s.description, "required": s.required, "default": s.default }))).collect::<serde_json::Map<_, _>>(),
+            "config": m.config_values(),
+        })),
         "cached": c.cached,
         "engine": c.engine,
         "settings": settings,

@@ -139,7 +139,7 @@ fn inspect_json_and_the_cache() {
     assert_eq!(json(&cli)["cached"], true);
 
     let listed = cli.ok(&["cache"]);
-    assert!(listed.contains("1 entries"), "{listed}");
+    assert!(listed.contains("1 entry,"), "{listed}");
     assert!(
         cli.ok(&["compile", arg(&wasm)])
             .contains("already precompiled")
@@ -147,7 +147,7 @@ fn inspect_json_and_the_cache() {
     let pruned = cli.ok(&["cache", "prune", "--older-than", "30d"]);
     assert!(pruned.contains("removed 0 entries"), "{pruned}");
     let cleared = cli.ok(&["cache", "clear"]);
-    assert!(cleared.contains("removed 1 entries"), "{cleared}");
+    assert!(cleared.contains("removed 1 entry"), "{cleared}");
     assert!(cli.ok(&["compile", arg(&wasm)]).contains("(compiled)"));
     assert_eq!(json(&cli)["cached"], true);
 }
@@ -457,4 +457,46 @@ fn imports_of_another_contract_trap_only_when_called() {
         e.contains("`acme:kv/store@1.0.0#get` is an import of the plugin's contract"),
         "{e}"
     );
+}
+
+#[test]
+fn inspect_shows_the_manifest_beside_the_plugin() {
+    let cli = Cli::new();
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = dir.path().join("auth.wasm");
+    std::fs::copy(guests().wasm("auth-filter"), &wasm).unwrap();
+    std::fs::write(
+        dir.path().join("auth.toml"),
+        r#"[plugin]
+name = "auth-filter"
+version = "1.0.0"
+kind = "gateway-filter"
+
+[settings.deny]
+description = "tokens to refuse"
+required = true
+
+[config]
+deny = "mallory"
+"#,
+    )
+    .unwrap();
+    let out = cli.ok(&["inspect", arg(&wasm)]);
+    assert!(out.contains("  kind        gateway-filter"), "{out}");
+    assert!(out.contains("  manifest    auth.toml"), "{out}");
+    assert!(
+        out.contains("    setting   deny (required)  # tokens to refuse"),
+        "{out}"
+    );
+    assert!(out.contains("    config    deny = \"mallory\""), "{out}");
+    // The manifest's config reaches `init`.
+    let request = r#"on-request({method: "GET", path: "/", headers: [("authorization", "Bearer mallory")], body: []})"#;
+    assert!(
+        cli.ok(&["call", arg(&wasm), request])
+            .starts_with("reject(")
+    );
+
+    std::fs::write(dir.path().join("auth.toml"), "[plugin]\nname = 3\n").unwrap();
+    let e = cli.fails(BAD_PLUGIN, &["inspect", arg(&wasm)]);
+    assert!(e.contains("auth.toml"), "{e}");
 }
