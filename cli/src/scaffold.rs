@@ -66,12 +66,24 @@ pub(crate) fn new(name: &str, wit: &Path, world: &str, dest: Option<&Path>) -> O
             .unwrap_or_default(),
         resolve.worlds[world_id].name
     );
-    let lib = Stubs::new(&resolve, world_id, name).source(&world_name)?;
+    let stubs = Stubs::new(&resolve, world_id, name);
+    let native_gaps = stubs.native_gaps();
+    let lib = stubs.source(&world_name)?;
 
     std::fs::create_dir_all(dest.join("src")).map_err(|e| io(&dest, e))?;
     std::fs::write(dest.join("Cargo.toml"), cargo_toml(name)).map_err(|e| io(&dest, e))?;
     std::fs::write(dest.join("src/lib.rs"), lib).map_err(|e| io(&dest, e))?;
+    // Tidy, when rustfmt is there; the code is valid either way.
+    let _ = Command::new("rustfmt")
+        .args(["--edition", "2024"])
+        .arg(dest.join("src/lib.rs"))
+        .status();
     std::fs::write(dest.join(".gitignore"), "/target\n").map_err(|e| io(&dest, e))?;
+    for gap in native_gaps {
+        eprintln!(
+            "note: {gap}: native ABI v1 has no constructors or static functions, so only the component will build"
+        );
+    }
     println!(
         "created {} (world {world_name}): implement the stubs in src/lib.rs, then `wasmplug build {}`",
         dest.display(),
@@ -151,6 +163,33 @@ impl<'a> Stubs<'a> {
             name,
             out: String::new(),
         }
+    }
+
+    /// The exported functions the native bridge's generator refuses.
+    fn native_gaps(&self) -> Vec<String> {
+        let world = &self.resolve.worlds[self.world];
+        world
+            .exports
+            .iter()
+            .filter_map(|(key, item)| match item {
+                WorldItem::Interface { id, .. } => Some((key, *id)),
+                _ => None,
+            })
+            .flat_map(|(key, id)| {
+                let name = self.resolve.name_world_key(key);
+                self.resolve.interfaces[id]
+                    .functions
+                    .values()
+                    .filter(|f| {
+                        matches!(
+                            f.kind,
+                            FunctionKind::Constructor(_) | FunctionKind::Static(_)
+                        )
+                    })
+                    .map(move |f| format!("`{name}#{}`", f.name))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
     }
 
     fn source(mut self, world_name: &str) -> Outcome<String> {
@@ -234,7 +273,7 @@ impl<'a> Stubs<'a> {
                 } else if in_base_package && self.returns_result(func) {
                     "Ok(())".to_owned()
                 } else {
-                    format!("unimplemented!(\"`{}`\")", func.name)
+                    stub(func)
                 };
                 self.function(func, &body, "    ");
             }
@@ -259,8 +298,7 @@ impl<'a> Stubs<'a> {
                     _ => continue,
                 };
                 if owner == ty {
-                    let body = format!("unimplemented!(\"`{}`\")", func.name);
-                    self.function(func, &body, "    ");
+                    self.function(func, &stub(func), "    ");
                 }
             }
             let _ = writeln!(self.out, "}}");
@@ -306,9 +344,14 @@ impl<'a> Stubs<'a> {
             (_, Some(ty)) => format!(" -> {}", self.rust(ty)),
             (_, None) => String::new(),
         };
+        let body = if body.is_empty() {
+            String::new()
+        } else {
+            format!("{indent}    {body}\n")
+        };
         let _ = writeln!(
             self.out,
-            "{indent}fn {name}({}){result} {{\n{indent}    {body}\n{indent}}}",
+            "{indent}fn {name}({}){result} {{\n{body}{indent}}}",
             params.join(", ")
         );
     }
@@ -372,6 +415,22 @@ impl<'a> Stubs<'a> {
             _ => "()".into(),
         }
     }
+}
+
+/// A body that uses the parameters (no warnings) and panics.
+fn stub(func: &Function) -> String {
+    let used: Vec<String> = func
+        .params
+        .iter()
+        .filter(|p| !(p.name == "self" && matches!(func.kind, FunctionKind::Method(_))))
+        .map(|p| snake(&p.name))
+        .collect();
+    let unused = match used.as_slice() {
+        [] => String::new(),
+        [one] => format!("let _ = {one};\n        "),
+        many => format!("let _ = ({});\n        ", many.join(", ")),
+    };
+    format!("{unused}unimplemented!(\"`{}`\")", func.name)
 }
 
 fn snake(name: &str) -> String {

@@ -376,6 +376,13 @@ fn new_then_build_then_call() {
         std::fs::read_to_string(crate_dir.join("wit/deps/wasmplug-plugin/plugin.wit")).unwrap();
     assert_eq!(base, wasmplug::BASE_WIT);
 
+    // The bundled guests' lock file pins wit-bindgen and the bridge's
+    // dependencies: no index update, the versions CI already has.
+    std::fs::copy(
+        xtask::workspace_root().join("guests/Cargo.lock"),
+        crate_dir.join("Cargo.lock"),
+    )
+    .unwrap();
     let target: PathBuf = xtask::workspace_root().join("target/cli-scaffold");
     let out = Command::cargo_bin("wasmplug")
         .unwrap()
@@ -397,7 +404,11 @@ fn new_then_build_then_call() {
         meta.trim(),
         r#"{name: "greeter", version: "0.1.0", description: ""}"#
     );
-    let e = cli.fails(FAULT, &["call", arg(&wasm), r#"hello("Ada")"#]);
+    // The stubs (records, variants, a resource) compiled; calling one traps.
+    let e = cli.fails(
+        FAULT,
+        &["call", arg(&wasm), r#"hello({name: "Ada", tags: ["x"]})"#],
+    );
     assert!(e.contains("acme:greeter/greet@0.1.0#hello"), "{e}");
     let header = cli.ok(&["inspect", arg(&native)]);
     assert!(

@@ -33,9 +33,33 @@ use crate::signature::{ExportedFunc, exported_funcs, func_signature};
 use crate::state::PluginState;
 use wasmplug_core::{Digest, Metadata, PackageId};
 
-/// Opens a plugin of any contract (see the [module docs](self)). Made by
-/// [`Runtime::dynamic`]. Defaults: no settings, no capabilities (unless a
-/// manifest beside the file grants some), no limits.
+/// Opens a plugin of any contract, for tools that learn the contract from
+/// the plugin: only the base contract is checked, and calls take and
+/// return [`Val`]s. Made by [`Runtime::dynamic`]. Defaults: no settings,
+/// no capabilities (unless a manifest beside the file grants some), no
+/// limits; the runtime's sandbox, limits and precompiled cache apply as
+/// for [`Loader`](crate::Loader).
+///
+/// Imports of the plugin's own contract (beyond WASI and the base `log`)
+/// are functions that trap, naming the import, when called: a plugin that
+/// needs its host's own imports opens, and fails with [`Error::Trap`] only
+/// if it calls one.
+///
+/// # Examples
+///
+/// ```no_run
+/// use wasmplug::Runtime;
+/// use wasmplug::wasmtime::component::Val;
+///
+/// # fn main() -> Result<(), wasmplug::Error> {
+/// let runtime = Runtime::new()?;
+/// let mut plugin = runtime.dynamic().config("greeting", "Hi").open("greeter.wasm")?;
+/// plugin.init()?;
+/// println!("{} implements {:?}", plugin.metadata(), plugin.contract());
+/// let results = plugin.call("hello", &[Val::String("Ada".into())])?;
+/// # Ok(())
+/// # }
+/// ```
 pub struct DynamicLoader<'r> {
     runtime: &'r Runtime,
     options: Options,
@@ -108,9 +132,9 @@ impl DynamicLoader<'_> {
     }
 }
 
-/// A plugin of any contract, one instance of it (see the
-/// [module docs](self)). Its `shutdown` runs when it is dropped, if its
-/// `init` ran and it did not fault.
+/// A plugin of any contract, one instance of it (see [`DynamicLoader`]).
+/// Its `shutdown` runs when it is dropped, if its `init` ran and it did
+/// not fault.
 pub struct DynamicPlugin {
     sandbox: Sandbox,
     store: Store<PluginState>,
