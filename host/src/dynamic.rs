@@ -388,8 +388,9 @@ impl DynamicPlugin {
     ///
     /// [`Error::NoSuchExport`]; [`Error::Signature`] if `params` do not
     /// fit the function's type; [`Error::Trap`] or [`Error::LimitExceeded`]
-    /// if the plugin faults, after which every call fails without running
-    /// guest code.
+    /// if the plugin faults. After a fault, and after arguments of the
+    /// wrong type (found while lowering them, when the guest's allocator
+    /// may have run), every call fails without running guest code.
     pub fn call(&mut self, name: &str, params: &[Val]) -> Result<Vec<Val>> {
         let (full, ty) = self.resolve(name)?;
         self.check_usable()?;
@@ -408,24 +409,32 @@ impl DynamicPlugin {
                 export: full.clone(),
                 similar: Vec::new(),
             })?;
+        let signature_error = |given: String| Error::Signature {
+            plugin: label.clone(),
+            export: full.clone(),
+            expected: given,
+            actual: func_signature(&ty),
+        };
+        if params.len() != ty.params().len() {
+            return Err(signature_error(format!("{} argument(s)", params.len())));
+        }
         let mut results = vec![Val::Bool(false); ty.results().len()];
         self.sandbox.arm(&mut self.store);
         let _span = tracing::trace_span!(target: "wasmplug", "plugin", plugin = &*label).entered();
         match func.call(&mut self.store, params, &mut results) {
             Ok(()) => Ok(results),
-            // A type mismatch of the arguments is found before the guest
-            // runs: the instance is still good.
-            Err(e) if e.downcast_ref::<wasmtime::Trap>().is_none() && is_type_error(&e) => {
-                Err(Error::Signature {
-                    plugin: label,
-                    export: full,
-                    expected: format!("{params:?}"),
-                    actual: func_signature(&ty),
-                })
-            }
             Err(e) => {
+                // Even an argument of the wrong type is found only while
+                // lowering, after the guest's allocator may have run.
                 self.poisoned = true;
-                Err(self.sandbox.fault(&label, Some(&full), &e))
+                let message = chain(&e);
+                if e.downcast_ref::<wasmtime::Trap>().is_none()
+                    && message.starts_with("type mismatch")
+                {
+                    Err(signature_error(format!("{params:?} ({message})")))
+                } else {
+                    Err(self.sandbox.fault(&label, Some(&full), &e))
+                }
             }
         }
     }
@@ -467,13 +476,6 @@ impl std::fmt::Debug for DynamicPlugin {
             .field("origin", &self.origin)
             .finish_non_exhaustive()
     }
-}
-
-/// Whether wasmtime refused the arguments (wrong count or types) rather
-/// than the guest failing.
-fn is_type_error(e: &wasmtime::Error) -> bool {
-    let message = chain(e);
-    message.contains("expected") && (message.contains("type") || message.contains("arguments"))
 }
 
 /// A resource of a contract's import, never made by this host.

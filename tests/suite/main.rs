@@ -8,6 +8,7 @@ mod cache;
 mod custom_contract;
 mod demo;
 mod dependencies;
+mod dynamic;
 mod errors;
 mod faults;
 mod gateway;
