@@ -370,3 +370,37 @@ fn crash_child_wasm() {
     let pong = plugin.call(|f, s| f.acme_faults_faults().call_ping(s, 1));
     assert_eq!(pong.unwrap(), 2);
 }
+
+#[test]
+fn the_header_read_from_the_file_is_the_loaded_one() {
+    let read = |name: &str| wasmplug_native::read_header(fixture(name), u64::MAX);
+    let loaded = open(&fixture("good")).unwrap();
+    assert_eq!(&read("good").unwrap(), loaded.info());
+    // The checks that need no contract fail the same way, without loading.
+    assert!(matches!(
+        read("bad-magic"),
+        Err(NativeError::BadMagic { .. })
+    ));
+    assert!(matches!(
+        read("abi-99"),
+        Err(NativeError::AbiVersion { found: 99, .. })
+    ));
+    assert!(matches!(
+        read("short-header"),
+        Err(NativeError::MalformedHeader {
+            what: "header size",
+            ..
+        })
+    ));
+    assert!(matches!(
+        read("latin1-name"),
+        Err(NativeError::MalformedHeader { .. })
+    ));
+    assert!(matches!(read("plain"), Err(NativeError::NotAPlugin { .. })));
+    // Contract, digest and target are read, not checked.
+    assert_eq!(read("contract-v2").unwrap().contract, "wasmplug:demo@2.0.0");
+    assert_eq!(
+        read("other-target").unwrap().target,
+        "riscv64gc-unknown-linux-gnu"
+    );
+}
