@@ -45,7 +45,7 @@ pub(crate) fn compile(files: &[PathBuf]) -> Outcome {
                 } else {
                     "compiled"
                 };
-                println!("{}: {} ({what})", file.display(), plugin.metadata());
+                crate::say!("{}: {} ({what})", file.display(), plugin.metadata());
             }
             Err(e) => {
                 eprintln!("error: {e}");
@@ -78,13 +78,13 @@ pub(crate) fn run(command: Option<CacheCommand>) -> Outcome {
                 .build()
                 .ok()
                 .and_then(|r| r.cache_engine());
-            println!("{}", cache.root().display());
+            crate::say!("{}", cache.root().display());
             let now = SystemTime::now();
             let mut total = 0;
             for e in &entries {
                 total += e.size;
                 let age = now.duration_since(e.modified).unwrap_or_default();
-                println!(
+                crate::say!(
                     "  {}/{}{}  {:>10}  {:>4} old{}",
                     e.engine,
                     e.key,
@@ -98,7 +98,7 @@ pub(crate) fn run(command: Option<CacheCommand>) -> Outcome {
                     }
                 );
             }
-            println!(
+            crate::say!(
                 "{}, {}",
                 entries_count(entries.len()),
                 units::show_size(total)
@@ -118,7 +118,7 @@ pub(crate) fn run(command: Option<CacheCommand>) -> Outcome {
 
 fn report_removed(removed: &[wasmplug::CacheEntry]) {
     let size: u64 = removed.iter().map(|e| e.size).sum();
-    println!(
+    crate::say!(
         "removed {}, {}",
         entries_count(removed.len()),
         units::show_size(size)

@@ -176,7 +176,7 @@ pub(crate) fn run(path: &Path, expression: &str, options: &PluginOptions) -> Out
     let results = plugin.call(&call.export, &call.params)?;
     let shown = show(&results)?;
     if !shown.is_empty() {
-        println!("{shown}");
+        crate::say!("{shown}");
     }
     Ok(())
 }
@@ -220,12 +220,12 @@ pub(crate) fn bench(
     }
     bar.finish_and_clear();
     let stats = Stats::of(&mut times);
-    println!(
+    crate::say!(
         "{}: {iterations} calls (after {warmup} warm-up calls); open + init {}",
         call.export,
         units::show_time(open_time)
     );
-    println!(
+    crate::say!(
         "  median {} ± {} (MAD), min {}, p90 {}, max {}",
         units::show_time(stats.median),
         units::show_time(stats.mad),

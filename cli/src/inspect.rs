@@ -39,7 +39,7 @@ pub(crate) fn run(path: &Path, json: bool) -> Outcome {
             component_text(&component)
         }
     };
-    println!("{}", text.trim_end());
+    crate::say!("{}", text.trim_end());
     Ok(())
 }
 

@@ -110,6 +110,27 @@ enum Command {
     },
 }
 
+/// `println!` for command output: a reader that went away (`| head`) ends
+/// the program quietly instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::say_line(::std::format_args!($($arg)*))
+    };
+}
+pub(crate) use say;
+
+fn say_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.write_all(b"\n")) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to stdout: {e}");
+        std::process::exit(failure::EXIT_OTHER);
+    }
+}
+
 fn run(cli: Cli) -> Outcome {
     match cli.command {
         Command::Inspect { file, json } => inspect::run(&file, json),

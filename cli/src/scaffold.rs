@@ -84,7 +84,7 @@ pub(crate) fn new(name: &str, wit: &Path, world: &str, dest: Option<&Path>) -> O
             "note: {gap}: native ABI v1 has no constructors or static functions, so only the component will build"
         );
     }
-    println!(
+    crate::say!(
         "created {} (world {world_name}): implement the stubs in src/lib.rs, then `wasmplug build {}`",
         dest.display(),
         dest.display()
@@ -490,8 +490,8 @@ pub(crate) fn build(dir: &Path) -> Outcome {
         std::env::consts::DLL_PREFIX,
         std::env::consts::DLL_SUFFIX
     ));
-    println!("component       {}", wasm.display());
-    println!("native library  {}", native.display());
+    crate::say!("component       {}", wasm.display());
+    crate::say!("native library  {}", native.display());
     Ok(())
 }
 
