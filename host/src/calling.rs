@@ -41,13 +41,33 @@ pub(crate) fn probe_linker(engine: &Engine, component: &Component) -> Result<Lin
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(engine_err)?;
     log::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)
         .map_err(engine_err)?;
+    stub_contract_imports(engine, &mut linker, component, &|path| {
+        format!(
+            "`{path}` is one of the contract's own (async) imports, which a plugin \
+             cannot call while it runs synchronously (reading its metadata, or `init` \
+             for a snapshot)"
+        )
+    })
+    .map_err(engine_err)?;
+    Ok(linker)
+}
+
+/// Defines every import of `component` other than WASI and the base
+/// contract's as functions that trap with `why(path)`, resources that
+/// cannot be made, and instances of those.
+pub(crate) fn stub_contract_imports(
+    engine: &Engine,
+    linker: &mut Linker<PluginState>,
+    component: &Component,
+    why: &dyn Fn(&str) -> String,
+) -> wasmtime::Result<()> {
     for (name, item) in component.component_type().imports(engine) {
         if name.starts_with("wasi:") || name.starts_with("wasmplug:plugin/") {
             continue;
         }
-        stub(engine, &mut linker.root(), name, name, item.ty).map_err(engine_err)?;
+        stub(engine, &mut linker.root(), name, name, item.ty, why)?;
     }
-    Ok(linker)
+    Ok(())
 }
 
 /// Defines `item` (named `name`, `path` in messages) as functions that
@@ -58,14 +78,11 @@ fn stub(
     name: &str,
     path: &str,
     item: ComponentItem,
+    why: &dyn Fn(&str) -> String,
 ) -> wasmtime::Result<()> {
     match item {
         ComponentItem::ComponentFunc(_) => {
-            let what = format!(
-                "`{path}` is one of the contract's own (async) imports, which a plugin \
-                 cannot call while it runs synchronously (reading its metadata, or `init` \
-                 for a snapshot)"
-            );
+            let what = why(path);
             linker.func_new(name, move |_, _, _, _| Err(wasmtime::format_err!("{what}")))
         }
         ComponentItem::ComponentInstance(instance) => {
@@ -77,6 +94,7 @@ fn stub(
                     export,
                     &format!("{path}#{export}"),
                     item.ty,
+                    why,
                 )?;
             }
             Ok(())

@@ -20,6 +20,7 @@ use wasmtime::component::{Component, HasSelf, Instance, Linker, Val};
 use crate::bindings::hooks::exports::wasmplug::plugin::declaration;
 use crate::bindings::wasmplug::plugin::log;
 use crate::bindings::{Base, BaseIndices};
+use crate::calling::stub_contract_imports;
 use crate::capabilities::Capabilities;
 use crate::contract::{BASE_PACKAGE, check_package};
 use crate::error::{Error, Origin, Result, chain};
@@ -168,7 +169,12 @@ impl DynamicPlugin {
             // Imports of the plugin's own contract: stubbed, then checked
             // again (a WASI import of an unknown version stays an error).
             Err(_) => {
-                stub_contract_imports(&mut linker, &engine, &component).map_err(import_err)?;
+                stub_contract_imports(&engine, &mut linker, &component, &|path| {
+                    format!(
+                        "`{path}` is an import of the plugin's contract, which this host does not provide"
+                    )
+                })
+                .map_err(import_err)?;
                 linker.instantiate_pre(&component).map_err(import_err)?
             }
         };
@@ -476,52 +482,6 @@ impl std::fmt::Debug for DynamicPlugin {
             .field("origin", &self.origin)
             .finish_non_exhaustive()
     }
-}
-
-/// A resource of a contract's import, never made by this host.
-struct StubResource;
-
-/// Defines every function of the component's imported interfaces outside
-/// WASI and the base contract as a trap naming it, and their resources as
-/// host resources. Wasmtime's own `define_unknown_imports_as_traps` is not
-/// used: it matches names exactly, so it would shadow WASI interfaces the
-/// linker serves at another patch version.
-fn stub_contract_imports(
-    linker: &mut Linker<PluginState>,
-    engine: &wasmtime::Engine,
-    component: &Component,
-) -> wasmtime::Result<()> {
-    use wasmtime::component::ResourceType;
-    let base = PackageId::parse(BASE_PACKAGE).map(|p| p.name);
-    for (name, item) in component.component_type().imports(engine) {
-        let package = PackageId::parse(name).map(|p| p.name);
-        if package.is_some_and(|p| p.starts_with("wasi:")) || package == base {
-            continue;
-        }
-        let ComponentItem::ComponentInstance(instance) = item.ty else {
-            continue;
-        };
-        let mut stubs = linker.instance(name)?;
-        for (item_name, item) in instance.exports(engine) {
-            match item.ty {
-                ComponentItem::ComponentFunc(_) => {
-                    let full = format!("{name}#{item_name}");
-                    stubs.func_new(item_name, move |_, _, _, _| {
-                        Err(wasmtime::format_err!(
-                            "`{full}` is an import of the plugin's contract, which this host does not provide"
-                        ))
-                    })?;
-                }
-                ComponentItem::Resource(_) => {
-                    stubs.resource(item_name, ResourceType::host::<StubResource>(), |_, _| {
-                        Ok(())
-                    })?;
-                }
-                _ => {}
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The package of the exported interfaces other than the base contract's.
