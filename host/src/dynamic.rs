@@ -9,13 +9,13 @@
 //! host's own imports opens, and fails with [`Error::Trap`] only if it
 //! calls one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
 use wasmtime::Store;
 use wasmtime::component::types::{ComponentFunc, ComponentItem};
-use wasmtime::component::{Component, HasSelf, Instance, Linker, Val};
+use wasmtime::component::{Component, Func, HasSelf, Instance, Linker, Val};
 
 use crate::bindings::hooks::exports::wasmplug::plugin::declaration;
 use crate::bindings::wasmplug::plugin::log;
@@ -149,6 +149,10 @@ pub struct DynamicPlugin {
     declared: Option<Declared>,
     initialised: bool,
     poisoned: bool,
+    /// `name@version`, for errors and traces.
+    label: Arc<str>,
+    /// Functions resolved by [`call`](Self::call), by the name it got.
+    funcs: HashMap<String, (String, Func, ComponentFunc)>,
 }
 
 impl DynamicPlugin {
@@ -242,6 +246,8 @@ impl DynamicPlugin {
             declared,
             initialised: false,
             poisoned: false,
+            funcs: HashMap::new(),
+            label,
         })
     }
 
@@ -398,25 +404,11 @@ impl DynamicPlugin {
     /// wrong type (found while lowering them, when the guest's allocator
     /// may have run), every call fails without running guest code.
     pub fn call(&mut self, name: &str, params: &[Val]) -> Result<Vec<Val>> {
-        let (full, ty) = self.resolve(name)?;
         self.check_usable()?;
-        let label = self.metadata.to_string();
-        let (iface, func) = match full.split_once('#') {
-            Some((iface, func)) => (Some(iface), func),
-            None => (None, full.as_str()),
-        };
-        let parent = iface.and_then(|i| self.instance.get_export_index(&mut self.store, None, i));
-        let func = self
-            .instance
-            .get_export_index(&mut self.store, parent.as_ref(), func)
-            .and_then(|index| self.instance.get_func(&mut self.store, index))
-            .ok_or_else(|| Error::NoSuchExport {
-                plugin: label.clone(),
-                export: full.clone(),
-                similar: Vec::new(),
-            })?;
+        let (full, func, ty) = self.func(name)?;
+        let label = Arc::clone(&self.label);
         let signature_error = |given: String| Error::Signature {
-            plugin: label.clone(),
+            plugin: label.to_string(),
             export: full.clone(),
             expected: given,
             actual: func_signature(&ty),
@@ -443,6 +435,32 @@ impl DynamicPlugin {
                 }
             }
         }
+    }
+
+    /// The function `name` resolves to, looked up once per name: a call
+    /// then costs what wasmtime's dynamic call costs.
+    fn func(&mut self, name: &str) -> Result<(String, Func, ComponentFunc)> {
+        if let Some(found) = self.funcs.get(name) {
+            return Ok(found.clone());
+        }
+        let (full, ty) = self.resolve(name)?;
+        let (iface, func) = match full.split_once('#') {
+            Some((iface, func)) => (Some(iface), func),
+            None => (None, full.as_str()),
+        };
+        let parent = iface.and_then(|i| self.instance.get_export_index(&mut self.store, None, i));
+        let func = self
+            .instance
+            .get_export_index(&mut self.store, parent.as_ref(), func)
+            .and_then(|index| self.instance.get_func(&mut self.store, index))
+            .ok_or_else(|| Error::NoSuchExport {
+                plugin: self.metadata.to_string(),
+                export: full.clone(),
+                similar: Vec::new(),
+            })?;
+        let found = (full, func, ty);
+        self.funcs.insert(name.to_owned(), found.clone());
+        Ok(found)
     }
 
     fn check_usable(&self) -> Result<()> {
