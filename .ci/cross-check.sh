@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The host crate on every claimed OS: `cargo check` of wasmplug (and the
-# example host, which adds the native loader) for FreeBSD and macOS from
+# The host crate on every claimed OS: `cargo check` of wasmplug (the
+# example host, which adds the native loader, and the command line) for FreeBSD and macOS from
 # Linux. Checking builds no Rust code for the target, but build scripts run
 # and wasmtime's compiles C for the target, so each target needs a C cross
 # compiler: zig's `zig cc` (PyPI's ziglang) targets FreeBSD and macOS with
@@ -53,5 +53,5 @@ rustup target add "${rust_targets[@]}" >/dev/null 2>&1 || rustup target add "${r
 
 # One cargo invocation for all targets: the build scripts and proc macros
 # (host artifacts, shared with the other steps' builds) compile once.
-cargo check --locked -p wasmplug -p static-host "${args[@]}"
+cargo check --locked -p wasmplug -p static-host -p wasmplug-cli "${args[@]}"
 echo "cross-check: done in $((SECONDS - start)) s"
