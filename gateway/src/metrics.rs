@@ -129,6 +129,17 @@ impl Metrics {
             })
     }
 
+    /// Filter `name`'s calls so far and the time they took in all, if it
+    /// was called.
+    pub fn filter_time(&self, name: &str) -> Option<(u64, Duration)> {
+        let filters = self.filters.lock().unwrap_or_else(PoisonError::into_inner);
+        let f = filters.get(name)?;
+        Some((
+            f.count.load(Relaxed),
+            Duration::from_nanos(f.sum_nanos.load(Relaxed)),
+        ))
+    }
+
     /// Everything, in Prometheus' text exposition format (version 0.0.4).
     pub fn render(&self) -> String {
         let mut out = String::new();
