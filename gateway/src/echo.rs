@@ -18,6 +18,9 @@ use tokio::net::TcpListener;
 /// - every request header whose name starts with `x-`, copied;
 /// - a body of lines: the method and path, then each header as
 ///   `name: value`, then an empty line and the request body.
+///
+/// A request with `x-echo-delay-ms: N` is answered after N milliseconds
+/// (a slow upstream, for shutdown tests).
 pub async fn serve_echo(listener: TcpListener, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     loop {

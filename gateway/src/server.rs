@@ -99,6 +99,16 @@ impl std::fmt::Debug for GatewayHandle {
     }
 }
 
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("listen", &self.listener.local_addr().ok())
+            .field("admin", &self.admin_addr())
+            .field("upstream", &self.shared.upstream)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Gateway {
     /// Loads the configuration at `path`, opens every filter and binds the
     /// listeners. Reloads read `path` again.

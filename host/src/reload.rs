@@ -23,7 +23,10 @@ impl<P: Clone> Slot<P> {
     }
 
     fn current(&self) -> P {
-        self.0.read().unwrap_or_else(PoisonError::into_inner).clone()
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn replace(&self, plugin: P) -> P {

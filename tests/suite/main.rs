@@ -10,6 +10,7 @@ mod dependencies;
 mod errors;
 mod faults;
 mod gateway;
+mod gateway_server;
 mod hostile;
 mod lifecycle;
 mod loading;

@@ -137,7 +137,11 @@ async fn worker(
         let Some(s) = sender.as_mut() else {
             out.failed += 1;
             if record {
-                out.seen.push(Seen { id, status: None, versions: Vec::new() });
+                out.seen.push(Seen {
+                    id,
+                    status: None,
+                    versions: Vec::new(),
+                });
             }
             continue;
         };
@@ -167,14 +171,22 @@ async fn worker(
                 out.latencies.push(started.elapsed());
                 *out.statuses.entry(status).or_default() += 1;
                 if record {
-                    out.seen.push(Seen { id, status: Some(status), versions });
+                    out.seen.push(Seen {
+                        id,
+                        status: Some(status),
+                        versions,
+                    });
                 }
             }
             Err(_) => {
                 out.failed += 1;
                 sender = None;
                 if record {
-                    out.seen.push(Seen { id, status: None, versions: Vec::new() });
+                    out.seen.push(Seen {
+                        id,
+                        status: None,
+                        versions: Vec::new(),
+                    });
                 }
             }
         }

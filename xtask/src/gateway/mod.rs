@@ -112,7 +112,12 @@ async fn start(
     plugins: &Plugins,
     upstream: SocketAddr,
     filters: Vec<FilterConfig>,
-) -> Result<(SocketAddr, GatewayHandle, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>)> {
+) -> Result<(
+    SocketAddr,
+    GatewayHandle,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+)> {
     let text = format!(
         "listen = \"127.0.0.1:0\"\nupstream = \"http://{upstream}\"\nplugin_dir = \"{}\"\n",
         plugins.dir.display()
@@ -165,8 +170,16 @@ async fn run_async(guests: &Guests, plan: Plan, machine: Machine) -> Result<Gate
     let pass = [("trap-every", "0")];
     let chains: Vec<(&str, &str, Vec<FilterConfig>)> = vec![
         ("no filter", "–", vec![]),
-        ("1 filter", "wasm", vec![filter("auth-filter@1", Backend::Wasm, &[])]),
-        ("1 filter", "native", vec![filter("auth-filter@1", Backend::Native, &[])]),
+        (
+            "1 filter",
+            "wasm",
+            vec![filter("auth-filter@1", Backend::Wasm, &[])],
+        ),
+        (
+            "1 filter",
+            "native",
+            vec![filter("auth-filter@1", Backend::Native, &[])],
+        ),
         (
             "3 filters",
             "wasm",
@@ -193,7 +206,16 @@ async fn run_async(guests: &Guests, plan: Plan, machine: Machine) -> Result<Gate
         let specs: Vec<String> = filters.iter().map(|f| f.plugin.clone()).collect();
         let (addr, handle, stop, served) = start(&plugins, upstream, filters).await?;
         // Warm the pools and connections first.
-        let _ = load::run(addr, "/v1/items", Limits { requests: 2_000, ..limits }, false).await;
+        let _ = load::run(
+            addr,
+            "/v1/items",
+            Limits {
+                requests: 2_000,
+                ..limits
+            },
+            false,
+        )
+        .await;
         let outcome = load::run(addr, "/v1/items", limits, false).await;
         let in_filters = (count > 0).then(|| {
             specs
@@ -208,9 +230,15 @@ async fn run_async(guests: &Guests, plan: Plan, machine: Machine) -> Result<Gate
         served.await?;
     }
 
-    eprintln!("gateway: reloading every second for {:?} ...", plan.long_time);
+    eprintln!(
+        "gateway: reloading every second for {:?} ...",
+        plan.long_time
+    );
     let reload = reload_run(&plugins, upstream, plan).await?;
-    eprintln!("gateway: a filter trapping on 1 % of requests for {:?} ...", plan.long_time);
+    eprintln!(
+        "gateway: a filter trapping on 1 % of requests for {:?} ...",
+        plan.long_time
+    );
     let faults = fault_run(&plugins, upstream, plan).await?;
     let _ = stop_upstream.send(());
     Ok(GatewayReport {
@@ -260,7 +288,10 @@ async fn reload_run(plugins: &Plugins, upstream: SocketAddr, plan: Plan) -> Resu
         }
         plugins.set_auth(next)?;
         let report = handle.reload().await?;
-        ensure!(report.replaced.len() == 1, "a reload swapped nothing: {report:?}");
+        ensure!(
+            report.replaced.len() == 1,
+            "a reload swapped nothing: {report:?}"
+        );
         next = !next;
     }
     let outcome = load.await?;
@@ -287,7 +318,11 @@ async fn reload_run(plugins: &Plugins, upstream: SocketAddr, plan: Plan) -> Resu
 
 /// The fault filter trapping on every 100th request id, under load.
 async fn fault_run(plugins: &Plugins, upstream: SocketAddr, plan: Plan) -> Result<FaultRun> {
-    let filters = vec![filter("fault-filter@1", Backend::Wasm, &[("trap-every", "100")])];
+    let filters = vec![filter(
+        "fault-filter@1",
+        Backend::Wasm,
+        &[("trap-every", "100")],
+    )];
     let (addr, _handle, stop, served) = start(plugins, upstream, filters).await?;
     let limits = Limits {
         concurrency: plan.concurrency,

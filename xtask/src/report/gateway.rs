@@ -112,7 +112,15 @@ impl GatewayReport {
         let base = self.row("no filter", "–")?.p50_us;
         let wasm = self.row("1 filter", "wasm")?.p50_us - base;
         let native = self.row("1 filter", "native")?.p50_us - base;
-        Some((wasm, native, if native > 0.0 { wasm / native } else { f64::NAN }))
+        Some((
+            wasm,
+            native,
+            if native > 0.0 {
+                wasm / native
+            } else {
+                f64::NAN
+            },
+        ))
     }
 
     /// The section as Markdown, between [`GATEWAY_BEGIN`] and
@@ -305,7 +313,10 @@ mod tests {
         let (wasm, native, ratio) = r.added_p50().unwrap();
         assert_eq!((wasm, native, ratio), (30.0, 10.0, 3.0));
         let md = r.markdown();
-        assert!(md.contains("| 3 filters | wasm | 1000 | 0 | 6000 | 170 µs | 510 µs | – |"), "{md}");
+        assert!(
+            md.contains("| 3 filters | wasm | 1000 | 0 | 6000 | 170 µs | 510 µs | – |"),
+            "{md}"
+        );
         assert!(md.contains("60 % (met)"), "{md}");
         assert!(md.contains("3.00×, met"), "{md}");
         let once = with_gateway_section("# report\n\ntext\n", &md);
