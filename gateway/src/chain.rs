@@ -222,5 +222,7 @@ pub(crate) fn runtime_for(config: &Config) -> Result<Runtime, GatewayError> {
     if config.needs_deadlines() {
         builder = builder.epoch_interruption(true);
     }
-    builder.build().map_err(GatewayError::Runtime)
+    builder
+        .build()
+        .map_err(|e| GatewayError::Runtime(Box::new(e)))
 }

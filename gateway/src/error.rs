@@ -60,7 +60,7 @@ pub enum GatewayError {
         spec: String,
         /// The runtime's error.
         #[source]
-        source: wasmplug::Error,
+        source: Box<wasmplug::Error>,
     },
     /// A native filter failed to load.
     #[error("filter[{index}] `{spec}`: {source}")]
@@ -71,11 +71,11 @@ pub enum GatewayError {
         spec: String,
         /// The bridge's error.
         #[source]
-        source: wasmplug_native::NativeError,
+        source: Box<wasmplug_native::NativeError>,
     },
     /// The Wasm runtime could not be made.
     #[error("cannot make the Wasm runtime: {0}")]
-    Runtime(#[source] wasmplug::Error),
+    Runtime(#[source] Box<wasmplug::Error>),
     /// A listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {

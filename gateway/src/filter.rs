@@ -152,16 +152,12 @@ pub(crate) async fn open(
     index: usize,
     config: &FilterConfig,
 ) -> Result<Opened, GatewayError> {
-    let spec: Spec = config.plugin.parse().map_err(|source| GatewayError::Wasm {
-        index,
-        spec: config.plugin.clone(),
-        source,
-    })?;
     let wasm_err = |source| GatewayError::Wasm {
         index,
         spec: config.plugin.clone(),
-        source,
+        source: Box::new(source),
     };
+    let spec: Spec = config.plugin.parse().map_err(wasm_err)?;
     match config.backend {
         Backend::Wasm => {
             let available = runtime.scan::<GatewayFilterAsync>(dir).map_err(wasm_err)?;
@@ -212,7 +208,7 @@ pub(crate) async fn open(
                     GatewayError::Native {
                         index,
                         spec: config.plugin.clone(),
-                        source,
+                        source: Box::new(source),
                     }
                 })?;
             let metadata = plugin.metadata();
