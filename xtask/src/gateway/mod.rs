@@ -9,6 +9,8 @@ pub mod load;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
@@ -17,7 +19,7 @@ use wasmplug_gateway::{Backend, Config, FilterConfig, Gateway, GatewayHandle};
 
 use crate::Guests;
 use crate::report::{FaultRun, GatewayReport, LoadRow, Machine, ReloadRun};
-use load::{Limits, Outcome};
+use load::Limits;
 
 /// How long and how much each run of the job is.
 #[derive(Debug, Clone, Copy)]
@@ -166,8 +168,16 @@ async fn run_async(guests: &Guests, plan: Plan, machine: Machine) -> Result<Gate
         concurrency: plan.concurrency,
         requests: plan.row_requests,
         time: plan.row_time,
+        latencies: true,
     };
     let pass = [("trap-every", "0")];
+    let three = |backend| {
+        vec![
+            filter("auth-filter@1", backend, &[]),
+            filter("fault-filter@1", backend, &pass),
+            filter("fault-filter@1", backend, &pass),
+        ]
+    };
     let chains: Vec<(&str, &str, Vec<FilterConfig>)> = vec![
         ("no filter", "–", vec![]),
         (
@@ -180,54 +190,29 @@ async fn run_async(guests: &Guests, plan: Plan, machine: Machine) -> Result<Gate
             "native",
             vec![filter("auth-filter@1", Backend::Native, &[])],
         ),
-        (
-            "3 filters",
-            "wasm",
-            vec![
-                filter("auth-filter@1", Backend::Wasm, &[]),
-                filter("fault-filter@1", Backend::Wasm, &pass),
-                filter("fault-filter@1", Backend::Wasm, &pass),
-            ],
-        ),
-        (
-            "3 filters",
-            "native",
-            vec![
-                filter("auth-filter@1", Backend::Native, &[]),
-                filter("fault-filter@1", Backend::Native, &pass),
-                filter("fault-filter@1", Backend::Native, &pass),
-            ],
-        ),
+        ("3 filters", "wasm", three(Backend::Wasm)),
+        ("3 filters", "native", three(Backend::Native)),
     ];
     let mut rows = Vec::new();
-    for (chain, backend, filters) in chains {
-        eprintln!("gateway: {chain}, {backend} ...");
-        let count = filters.len();
-        let specs: Vec<String> = filters.iter().map(|f| f.plugin.clone()).collect();
-        let (addr, handle, stop, served) = start(&plugins, upstream, filters).await?;
-        // Warm the pools and connections first.
-        let _ = load::run(
-            addr,
-            "/v1/items",
-            Limits {
-                requests: 2_000,
-                ..limits
-            },
-            false,
-        )
-        .await;
-        let outcome = load::run(addr, "/v1/items", limits, false).await;
-        let in_filters = (count > 0).then(|| {
-            specs
-                .iter()
-                .enumerate()
-                .filter_map(|(i, spec)| handle.metrics().filter_time(&format!("{i}:{spec}")))
-                .map(|(n, total)| total.as_secs_f64() * 1e6 / n.max(1) as f64)
-                .sum::<f64>()
-        });
-        rows.push(row(chain, backend, &outcome, in_filters));
-        let _ = stop.send(());
-        served.await?;
+    for (chain, backend, filters) in &chains {
+        eprintln!(
+            "gateway: {chain}, {backend}, {} connections ...",
+            limits.concurrency
+        );
+        rows.push(measure(&plugins, upstream, chain, backend, filters.clone(), limits).await?);
+    }
+    // One connection: the latency a filter adds without queueing behind
+    // the other connections' requests.
+    let one = Limits {
+        concurrency: 1,
+        requests: plan.row_requests / 5,
+        time: plan.row_time / 2,
+        latencies: true,
+    };
+    let mut latency = Vec::new();
+    for (chain, backend, filters) in chains.iter().take(3) {
+        eprintln!("gateway: {chain}, {backend}, 1 connection ...");
+        latency.push(measure(&plugins, upstream, chain, backend, filters.clone(), one).await?);
     }
 
     eprintln!(
@@ -245,23 +230,61 @@ async fn run_async(guests: &Guests, plan: Plan, machine: Machine) -> Result<Gate
         machine,
         concurrency: plan.concurrency,
         rows,
+        latency,
         reload,
         faults,
     })
 }
 
-fn row(chain: &str, backend: &str, o: &Outcome, in_filters_us: Option<f64>) -> LoadRow {
-    let ok = o.statuses.get(&200).copied().unwrap_or(0);
-    LoadRow {
+/// One row: a gateway with `filters`, warmed up, then under `limits`.
+async fn measure(
+    plugins: &Plugins,
+    upstream: SocketAddr,
+    chain: &str,
+    backend: &str,
+    filters: Vec<FilterConfig>,
+    limits: Limits,
+) -> Result<LoadRow> {
+    let specs: Vec<String> = filters.iter().map(|f| f.plugin.clone()).collect();
+    let (addr, handle, stop, served) = start(plugins, upstream, filters).await?;
+    let warm = Limits {
+        requests: 2_000,
+        latencies: false,
+        ..limits
+    };
+    let _ = load::run(addr, "/v1/items", warm, None).await;
+    let (calls_before, time_before) = in_filters(&handle, &specs);
+    let outcome = load::run(addr, "/v1/items", limits, None).await;
+    let (calls, time) = in_filters(&handle, &specs);
+    let per_request = (!specs.is_empty()).then(|| {
+        // Each request calls every filter once.
+        let requests = (calls - calls_before) as f64 / specs.len() as f64;
+        (time - time_before).as_secs_f64() * 1e6 / requests.max(1.0)
+    });
+    let _ = stop.send(());
+    served.await?;
+    let ok = outcome.statuses.get(&200).copied().unwrap_or(0);
+    Ok(LoadRow {
         chain: chain.to_owned(),
         backend: backend.to_owned(),
-        requests: o.latencies.len() as u64,
-        errors: o.sent - ok,
-        rate: o.rate(),
-        p50_us: o.quantile(0.5).as_secs_f64() * 1e6,
-        p99_us: o.quantile(0.99).as_secs_f64() * 1e6,
-        in_filters_us,
-    }
+        requests: outcome.answered,
+        errors: outcome.sent - ok,
+        rate: outcome.rate(),
+        p50_us: outcome.quantile(0.5).as_secs_f64() * 1e6,
+        p99_us: outcome.quantile(0.99).as_secs_f64() * 1e6,
+        in_filters_us: per_request,
+    })
+}
+
+/// Calls made and time spent in all of the chain's filters so far.
+fn in_filters(handle: &GatewayHandle, specs: &[String]) -> (u64, Duration) {
+    specs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, spec)| handle.metrics().filter_time(&format!("{i}:{spec}")))
+        .fold((0, Duration::ZERO), |(n, t), (calls, time)| {
+            (n + calls, t + time)
+        })
 }
 
 /// The auth filter (stamping its version) reloaded every second, its file
@@ -278,8 +301,28 @@ async fn reload_run(plugins: &Plugins, upstream: SocketAddr, plan: Plan) -> Resu
         concurrency: plan.concurrency,
         requests: u64::MAX,
         time: plan.long_time,
+        latencies: false,
     };
-    let load = tokio::spawn(load::run(addr, "/v1/items", limits, true));
+    let by_version = Arc::new(Mutex::new(BTreeMap::<String, u64>::new()));
+    let not_exactly_one = Arc::new(AtomicU64::new(0));
+    let observer: load::Observer = {
+        let by_version = Arc::clone(&by_version);
+        let not_exactly_one = Arc::clone(&not_exactly_one);
+        Arc::new(move |seen: &load::Seen| match seen.versions.as_slice() {
+            [one] => {
+                *by_version
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .entry(one.clone())
+                    .or_default() += 1;
+            }
+            _ if seen.status == Some(200) => {
+                not_exactly_one.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
+        })
+    };
+    let load = tokio::spawn(load::run(addr, "/v1/items", limits, Some(observer)));
     let mut next = true;
     while !load.is_finished() {
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -297,26 +340,23 @@ async fn reload_run(plugins: &Plugins, upstream: SocketAddr, plan: Plan) -> Resu
     let outcome = load.await?;
     let _ = stop.send(());
     served.await?;
-    let mut by_version = BTreeMap::new();
-    let mut not_exactly_one = 0;
-    for seen in &outcome.seen {
-        match seen.versions.as_slice() {
-            [one] => *by_version.entry(one.clone()).or_default() += 1,
-            _ if seen.status == Some(200) => not_exactly_one += 1,
-            _ => {}
-        }
-    }
+    let by_version = by_version
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
     Ok(ReloadRun {
         seconds: outcome.elapsed.as_secs_f64(),
         requests: outcome.sent,
         failed: outcome.sent - outcome.statuses.get(&200).copied().unwrap_or(0),
         reloads: handle.metrics().reloads(),
         by_version,
-        not_exactly_one,
+        not_exactly_one: not_exactly_one.load(Ordering::Relaxed),
     })
 }
 
-/// The fault filter trapping on every 100th request id, under load.
+/// The fault filter trapping on every 100th request id, under load; the
+/// load generator keeps counters only, so that resident memory is the
+/// gateway's.
 async fn fault_run(plugins: &Plugins, upstream: SocketAddr, plan: Plan) -> Result<FaultRun> {
     let filters = vec![filter(
         "fault-filter@1",
@@ -328,38 +368,54 @@ async fn fault_run(plugins: &Plugins, upstream: SocketAddr, plan: Plan) -> Resul
         concurrency: plan.concurrency,
         requests: u64::MAX,
         time: plan.long_time,
+        latencies: false,
     };
-    let load = tokio::spawn(load::run(addr, "/v1/items", limits, true));
+    // Expected 500, got 500, others, others 200, no response.
+    let counts: Arc<[AtomicU64; 5]> = Arc::new(Default::default());
+    let observer: load::Observer = {
+        let counts = Arc::clone(&counts);
+        Arc::new(move |seen: &load::Seen| {
+            let add = |i: usize| {
+                counts[i].fetch_add(1, Ordering::Relaxed);
+            };
+            if seen.status.is_none() {
+                add(4);
+            }
+            if seen.id.is_multiple_of(100) {
+                add(0);
+                if seen.status == Some(500) {
+                    add(1);
+                }
+            } else {
+                add(2);
+                if seen.status == Some(200) {
+                    add(3);
+                }
+            }
+        })
+    };
+    let load = tokio::spawn(load::run(addr, "/v1/items", limits, Some(observer)));
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss_start_kib = rss_kib();
+    tokio::time::sleep(plan.long_time / 2).await;
+    let rss_middle_kib = rss_kib();
     let outcome = load.await?;
     let rss_end_kib = rss_kib();
     let _ = stop.send(());
     served.await?;
-    let mut run = FaultRun {
+    let count = |i: usize| counts[i].load(Ordering::Relaxed);
+    Ok(FaultRun {
         seconds: outcome.elapsed.as_secs_f64(),
         requests: outcome.sent,
-        expected_500: 0,
-        got_500: 0,
-        others: 0,
-        others_200: 0,
-        failed: 0,
+        expected_500: count(0),
+        got_500: count(1),
+        others: count(2),
+        others_200: count(3),
+        failed: count(4),
         rss_start_kib,
+        rss_middle_kib,
         rss_end_kib,
-    };
-    for seen in &outcome.seen {
-        if seen.status.is_none() {
-            run.failed += 1;
-        }
-        if seen.id % 100 == 0 {
-            run.expected_500 += 1;
-            run.got_500 += u64::from(seen.status == Some(500));
-        } else {
-            run.others += 1;
-            run.others_200 += u64::from(seen.status == Some(200));
-        }
-    }
-    Ok(run)
+    })
 }
 
 /// This process's resident memory, KiB (0 where `/proc` has no answer).
