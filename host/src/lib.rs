@@ -144,7 +144,7 @@ pub use lookup::TypedExport;
 pub use manifest::{Manifest, Setting};
 pub use plugin::Plugin;
 pub use pre::PluginPre;
-pub use reload::Reloadable;
+pub use reload::{AsyncReloadable, Reloadable};
 pub use runtime::Runtime;
 pub use signature::ExportedFunc;
 pub use state::PluginState;

@@ -12,6 +12,7 @@ mod dynamic;
 mod errors;
 mod faults;
 mod gateway;
+mod gateway_server;
 mod hostile;
 mod lifecycle;
 mod loading;

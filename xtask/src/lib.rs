@@ -7,6 +7,7 @@
 //! when it cannot.
 
 pub mod bench_id;
+pub mod gateway;
 pub mod languages;
 pub mod polyglot;
 pub mod report;

@@ -5,8 +5,8 @@
 //! with `--update-readme`, also the README's comparison tables.
 //!
 //! `cargo run --release -p xtask` (the comparison), `... -- --full`,
-//! `... -- --update-readme`, and `... -- demo` (load each bundled plugin
-//! and show a sample call).
+//! `... -- --update-readme`, `... -- demo` (load each bundled plugin
+//! and show a sample call), and `... -- gateway` (the gateway under load).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -48,6 +48,10 @@ struct Cli {
 enum Cmd {
     /// Load each bundled plugin, show its exports and a sample call.
     Demo,
+    /// The gateway under load on loopback: no filter, one, three, on each
+    /// backend; then 30 s with a reload every second and 30 s with a filter
+    /// trapping on 1 % of requests. Adds its section to the report.
+    Gateway,
 }
 
 fn main() -> Result<()> {
@@ -58,6 +62,7 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Some(Cmd::Demo) => demo(),
+        Some(Cmd::Gateway) => gateway(&cli),
         None => compare(&cli),
     }
 }
@@ -101,6 +106,18 @@ fn compare(cli: &Cli) -> Result<()> {
     println!("\n{}", report::table(&results));
     println!("{}", report::targets_table(&report::targets(&results)));
     let (markdown, svg) = report::write(&results, &machine, &out)?;
+    // The gateway job's section, from its last run, if any.
+    let gateway_file = out.join(report::GATEWAY_FILE);
+    if gateway_file.is_file() {
+        let gateway: report::GatewayReport =
+            serde_json::from_str(&std::fs::read_to_string(&gateway_file)?)
+                .with_context(|| format!("reading {}", gateway_file.display()))?;
+        let text = std::fs::read_to_string(&markdown)?;
+        std::fs::write(
+            &markdown,
+            report::with_gateway_section(&text, &gateway.markdown()),
+        )?;
+    }
     // The per-language rows (the same filter in Rust, Go, Python).
     if let Some(rows) = xtask::languages::read(&criterion)? {
         println!("{}", xtask::languages::text(&rows));
@@ -125,6 +142,36 @@ fn compare(cli: &Cli) -> Result<()> {
         std::fs::write(&path, updated).with_context(|| format!("writing {}", path.display()))?;
         println!("README: {}", path.display());
     }
+    Ok(())
+}
+
+/// The gateway job: runs the load, prints the table and the two long
+/// runs, and writes `gateway.json` and the report's gateway section.
+fn gateway(cli: &Cli) -> Result<()> {
+    let out = cli
+        .out
+        .clone()
+        .unwrap_or_else(|| xtask::workspace_root().join("target/wasmplug-report"));
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    eprintln!(
+        "building the bundled plugins for {} and natively ...",
+        xtask::TARGET
+    );
+    let guests = xtask::build_guests().map_err(anyhow::Error::msg)?;
+    let plan = xtask::gateway::Plan::standard();
+    let result = xtask::gateway::run(guests, plan, report::machine("gateway"))?;
+    println!("\n{}", result.text());
+    let json = out.join(report::GATEWAY_FILE);
+    std::fs::write(&json, serde_json::to_string_pretty(&result)?)
+        .with_context(|| format!("writing {}", json.display()))?;
+    let markdown = out.join("report.md");
+    let text = std::fs::read_to_string(&markdown).unwrap_or_default();
+    std::fs::write(
+        &markdown,
+        report::with_gateway_section(&text, &result.markdown()),
+    )
+    .with_context(|| format!("writing {}", markdown.display()))?;
+    println!("report: {}", markdown.display());
     Ok(())
 }
 

@@ -2,7 +2,14 @@
 //!
 //! Configuration (`init`):
 //! - `deny`: comma-separated tokens to refuse with 403;
-//! - `public-prefix`: paths under it pass without a token (default `/public/`).
+//! - `public-prefix`: paths under it pass without a token (default `/public/`);
+//! - `version-header`: a header name; when set, every rewrite also sets it
+//!   to this filter's version, so a gateway's responses say which release
+//!   of the filter decided them (the gateway's reload tests use it).
+//!
+//! The same source is released twice: as `auth-filter` 1.0.0 (this crate)
+//! and as 1.1.0 (`guests/auth-filter-next`, whose library is this file), so
+//! that a host can swap one release for the other.
 //!
 //! Requests without `authorization: Bearer <token>` get 401; a denied token
 //! gets 403; any other token is forwarded with `x-auth-user: <token>` set and
@@ -26,6 +33,7 @@ wasmplug_native::plugin!({
 struct Settings {
     deny: Vec<String>,
     public_prefix: String,
+    version_header: Option<String>,
 }
 
 // Process-wide, not `thread_local!`: as a native library the filter runs on
@@ -34,6 +42,7 @@ static SETTINGS: LazyLock<RwLock<Settings>> = LazyLock::new(|| {
     RwLock::new(Settings {
         deny: Vec::new(),
         public_prefix: "/public/".into(),
+        version_header: None,
     })
 });
 
@@ -69,6 +78,7 @@ impl Plugin for AuthFilter {
                         .collect();
                 }
                 "public-prefix" => s.public_prefix = value,
+                "version-header" => s.version_header = Some(value.to_ascii_lowercase()),
                 other => return Err(format!("unknown setting `{other}`")),
             }
         }
@@ -102,11 +112,17 @@ impl Filter for AuthFilter {
                 status: 403,
                 reason: format!("token `{token}` is denied"),
             }),
-            Some(token) => Verdict::Rewrite(Rewrite {
-                path: None,
-                set_headers: vec![("x-auth-user".into(), token.into())],
-                remove_headers: vec!["authorization".into()],
-            }),
+            Some(token) => {
+                let mut set_headers = vec![("x-auth-user".into(), token.into())];
+                if let Some(name) = &s.version_header {
+                    set_headers.push((name.clone(), env!("CARGO_PKG_VERSION").into()));
+                }
+                Verdict::Rewrite(Rewrite {
+                    path: None,
+                    set_headers,
+                    remove_headers: vec!["authorization".into()],
+                })
+            }
         }
     }
 }

@@ -7,12 +7,14 @@
 //! (`results`); `targets` checks them against the design doc; `sections`
 //! lays them out as tables (`table`); `markdown` and `svg` render them;
 //! `format` formats numbers, `throughput` turns runs into rates, and
-//! `machine` describes where they were measured; `readme` writes and
+//! `machine` describes where they were measured; `gateway` renders the
+//! gateway job's load figures (`xtask gateway`); `readme` writes and
 //! checks the README's copy of the tables. Results are found by the
 //! ids in [`crate::bench_id`], which the benches name them with.
 
 mod criterion;
 mod format;
+mod gateway;
 mod machine;
 mod markdown;
 mod readme;
@@ -32,6 +34,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 pub use criterion::load;
+pub use gateway::{
+    FaultRun, GATEWAY_BEGIN, GATEWAY_END, GATEWAY_FILE, GatewayReport, LoadRow, ReloadRun,
+    with_gateway_section,
+};
 pub use machine::{Machine, machine};
 pub use markdown::markdown;
 pub use readme::{BEGIN, END, check_section, readme_section, replace_section};
