@@ -1,6 +1,7 @@
-//! The async path under load: the gateway filter bound with async exports,
-//! one pooled plugin called from many tokio tasks at once, and a request
-//! awaited against the same request called synchronously.
+//! The async path under load: the gateway filter bound with async exports
+//! ([`GatewayFilterAsync`]), one pooled plugin called from many tokio tasks
+//! at once, and a request awaited against the same request called
+//! synchronously.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -8,30 +9,10 @@ use std::time::{Duration, Instant};
 
 use wasmplug::{AsyncPlugin, Concurrency, PoolConfig, Runtime};
 
+use wasmplug_contracts::GatewayFilterAsync;
+use wasmplug_contracts::gateway::wasmplug::gateway::types::Request;
+
 use crate::gateway_request;
-
-wasmplug::contract! {
-    /// The gateway filter contract (`wasmplug:gateway/gateway-filter`)
-    /// bound for the async path.
-    pub struct GatewayAsync {
-        package: "wasmplug:gateway@1.0.0",
-        world: "wasmplug:gateway/gateway-filter",
-        path: ["../wit/plugin", "../wit/gateway"],
-        bindings: gateway_async::{GatewayFilter, GatewayFilterIndices},
-        async: true,
-    }
-}
-
-/// The benches' gateway request in the async bindings' own types.
-pub fn async_request() -> gateway_async::wasmplug::gateway::types::Request {
-    let r = gateway_request();
-    gateway_async::wasmplug::gateway::types::Request {
-        method: r.method,
-        path: r.path,
-        headers: r.headers,
-        body: r.body,
-    }
-}
 
 /// The auth filter opened on the async path, served by `pool` instances
 /// (each call waits up to 10 s for one).
@@ -39,9 +20,9 @@ pub async fn open_filter(
     runtime: &Runtime,
     wasm: &std::path::Path,
     pool: usize,
-) -> AsyncPlugin<GatewayAsync> {
+) -> AsyncPlugin<GatewayFilterAsync> {
     runtime
-        .loader::<GatewayAsync>()
+        .loader::<GatewayFilterAsync>()
         .config("deny", "mallory")
         .concurrency(Concurrency::Pooled(
             PoolConfig::new(pool).wait(Duration::from_secs(10)),
@@ -53,10 +34,7 @@ pub async fn open_filter(
 
 /// One request through the async filter. (Shared, not borrowed: a
 /// `call_async` future borrows only the instance's exports and store.)
-pub async fn filter_once(
-    plugin: &AsyncPlugin<GatewayAsync>,
-    request: &Arc<gateway_async::wasmplug::gateway::types::Request>,
-) {
+pub async fn filter_once(plugin: &AsyncPlugin<GatewayFilterAsync>, request: &Arc<Request>) {
     let request = Arc::clone(request);
     let verdict = plugin
         .call_async(move |f, store| {
@@ -76,7 +54,7 @@ pub async fn filter_once(
 /// request on each task).
 pub fn on_tasks(
     tokio: &tokio::runtime::Runtime,
-    plugin: &AsyncPlugin<GatewayAsync>,
+    plugin: &AsyncPlugin<GatewayFilterAsync>,
     tasks: u32,
     iters: u64,
 ) -> Duration {
@@ -86,7 +64,7 @@ pub fn on_tasks(
             .map(|_| {
                 let plugin = plugin.clone();
                 tokio::spawn(async move {
-                    let request = Arc::new(async_request());
+                    let request = Arc::new(gateway_request());
                     for _ in 0..iters {
                         filter_once(&plugin, &request).await;
                     }

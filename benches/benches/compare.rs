@@ -527,7 +527,7 @@ fn async_vs_sync(c: &mut Criterion, setup: &Setup) {
         &guests.wasm("auth-filter"),
         1,
     ));
-    let request = std::sync::Arc::new(concurrency::async_request());
+    let request = std::sync::Arc::new(gateway_request());
     group.bench_function(id::ASYNC_GATEWAY, |b| {
         b.iter(|| tokio.block_on(concurrency::filter_once(&filter, &request)));
     });
