@@ -142,6 +142,12 @@ impl<C: Contract> Loader<'_, C> {
         }
         let inner = self.open_path(path.as_ref(), AsyncInner::pre_of, AsyncInner::start)?;
         let plugin = AsyncPlugin { inner };
+        if let Some(pool) = &plugin.inner.pool {
+            // The pool's snapshot: its `init` is timed against the deadline
+            // there, the compiling around it is not.
+            pool.maker(&plugin.inner.pre, &plugin.inner.settings().config)
+                .await?;
+        }
         plugin
             .within_deadline("`init`", async {
                 match &plugin.inner.pool {
@@ -311,16 +317,21 @@ impl<C: Contract> AsyncPlugin<C> {
             .collect();
         let inner = &self.inner;
         let config = inner.pre.settle(&config)?;
+        // A pool's new snapshot: its `init` is timed against the deadline
+        // there, the compiling around it is not.
+        let maker = match &inner.pool {
+            Some(pool) => Some(pool.make(&inner.pre, &config).await?),
+            None => None,
+        };
         self.within_deadline("`init`", async {
-            match &inner.pool {
-                Some(pool) => {
-                    let maker = pool.make(&inner.pre, &config).await?;
+            match (&inner.pool, maker) {
+                (Some(pool), Some(maker)) => {
                     // `init` is known to work (or ran for the snapshot).
                     let mut first = maker.fresh(&config, 0).await?;
                     first.generation = self.commit(config);
                     pool.replace(&inner.pre, maker, first).await;
                 }
-                None => {
+                _ => {
                     let mut fresh = inner.maker.fresh(&config, 0).await?;
                     // Waits for a call in progress on the shared instance.
                     let mut live = inner.live.lock().await;

@@ -1,6 +1,7 @@
 //! A pooled plugin on the async path: a permit per instance it may have,
 //! its idle instances, and what it makes new ones from.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError};
 
 use tokio::sync::SemaphorePermit;
@@ -9,7 +10,9 @@ use crate::async_instance::{AsyncInstance, Maker, shut_down};
 use crate::concurrency::PoolConfig;
 use crate::contract::Contract;
 use crate::error::{Error, Result};
+use crate::limits::Limit;
 use crate::pre::PluginPre;
+use crate::snapshot::Phase;
 
 pub(crate) struct AsyncPool<C: Contract> {
     pub(crate) config: PoolConfig,
@@ -99,10 +102,13 @@ impl<C: Contract> AsyncPool<C> {
     }
 
     /// A maker for `config`: with [`PoolConfig::from_snapshot`], the
-    /// snapshot taken after `init(config)` (or loaded from the cache). Its
-    /// `init` runs synchronously, so on tokio's blocking pool: a deadline
-    /// ends the wait for it even while that `init` is blocked in a host
-    /// call (the thread then finishes it, and its result is dropped).
+    /// snapshot taken after `init(config)` (or loaded from the cache).
+    ///
+    /// Making it runs on tokio's blocking pool, synchronously. The
+    /// plugin's deadline covers its `init`, not the compiling around it:
+    /// past the deadline this returns [`Error::LimitExceeded`] even while
+    /// that `init` is blocked in a host call (the thread then finishes it,
+    /// and the snapshot is abandoned, not cached).
     pub(crate) async fn make(
         &self,
         pre: &PluginPre<C>,
@@ -112,12 +118,35 @@ impl<C: Contract> AsyncPool<C> {
             return Maker::of(pre.clone());
         }
         let (of, config) = (pre.clone(), Arc::clone(config));
-        let snapshot = tokio::task::spawn_blocking(move || of.snapshot_with(&config))
-            .await
-            .map_err(|e| Error::Snapshot {
+        let (started_tx, started) = tokio::sync::oneshot::channel();
+        let (ended_tx, ended) = tokio::sync::oneshot::channel();
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let abandon = Arc::clone(&abandoned);
+        let (mut started_tx, mut ended_tx) = (Some(started_tx), Some(ended_tx));
+        let making = tokio::task::spawn_blocking(move || {
+            of.snapshot_observed(&config, &mut move |phase| {
+                match phase {
+                    Phase::Init => started_tx.take().map(|tx| tx.send(())),
+                    Phase::Rest => ended_tx.take().map(|tx| tx.send(())),
+                };
+                !abandon.load(Ordering::SeqCst)
+            })
+        });
+        // Not told when the snapshot comes from the cache, or failed first.
+        if let (Some(deadline), Ok(())) = (pre.sandbox().deadline(), started.await)
+            && tokio::time::timeout(deadline, ended).await.is_err()
+        {
+            abandoned.store(true, Ordering::SeqCst);
+            return Err(Error::LimitExceeded {
                 plugin: pre.label().to_string(),
-                reason: format!("the thread making it failed: {e}"),
-            })??;
+                export: "`init`".into(),
+                limit: Limit::Deadline(deadline),
+            });
+        }
+        let snapshot = making.await.map_err(|e| Error::Snapshot {
+            plugin: pre.label().to_string(),
+            reason: format!("the thread making it failed: {e}"),
+        })??;
         Maker::of(snapshot)
     }
 

@@ -40,6 +40,15 @@ use crate::sandbox::Sandbox;
 use crate::state::PluginState;
 use wasmplug_core::Digest;
 
+/// Where a snapshot being made is (see [`PluginPre::snapshot_observed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// The plugin's `validate` and `init` start.
+    Init,
+    /// They returned; what is left is reading the state and compiling.
+    Rest,
+}
+
 /// Bumped when what a snapshot holds, or how its key is made, changes:
 /// older cache entries are then never found.
 const KEY_FORMAT: &[u8] = b"wasmplug-snapshot/1 wasmtime-wizer/48\0";
@@ -156,11 +165,25 @@ impl<C: Contract> PluginPre<C> {
     /// see [`settle`](Self::settle)) instead of the plugin's own: a
     /// reconfiguration makes a new snapshot.
     pub(crate) fn snapshot_with(&self, config: &Arc<[(String, String)]>) -> Result<PluginPre<C>> {
+        self.snapshot_observed(config, &mut |_| true)
+    }
+
+    /// [`snapshot_with`](Self::snapshot_with), telling `observe` when the
+    /// plugin's `init` starts ([`Phase::Init`]) and when it has returned
+    /// ([`Phase::Rest`]; answering `false` abandons the snapshot, which is
+    /// then neither made nor cached). Neither is told when the snapshot
+    /// comes from the cache. The async path times the `init` alone against
+    /// the plugin's deadline this way: compiling is not the plugin's time.
+    pub(crate) fn snapshot_observed(
+        &self,
+        config: &Arc<[(String, String)]>,
+        observe: &mut (dyn FnMut(Phase) -> bool + Send),
+    ) -> Result<PluginPre<C>> {
         if let Some(snapshotted) = self.snapshotted() {
             if snapshotted.config == *config {
                 return Ok(self.clone());
             }
-            return snapshotted.of.snapshot_with(config);
+            return snapshotted.of.snapshot_observed(config, observe);
         }
         let runtime = &self.source().runtime;
         let engine = &self.sandbox().engine;
@@ -171,7 +194,7 @@ impl<C: Contract> PluginPre<C> {
         let component = match cached {
             Some(component) => component,
             None => {
-                let wasm = self.take_snapshot(config)?;
+                let wasm = self.take_snapshot(config, observe)?;
                 let component = Component::new(engine, &wasm).map_err(|e| {
                     self.snapshot_error(format!(
                         "wasmtime cannot compile the snapshot: {}",
@@ -199,7 +222,11 @@ impl<C: Contract> PluginPre<C> {
 
     /// Runs `init(config)` on an instance of the instrumented plugin and
     /// returns the plugin rewritten with the state it left.
-    fn take_snapshot(&self, config: &[(String, String)]) -> Result<Vec<u8>> {
+    fn take_snapshot(
+        &self,
+        config: &[(String, String)],
+        observe: &mut (dyn FnMut(Phase) -> bool + Send),
+    ) -> Result<Vec<u8>> {
         let wizer = Wizer::new();
         let (cx, instrumented) = unwound(|| wizer.instrument_component(&self.source().wasm))
             .map_err(|panic| self.snapshot_error(format!("wasmtime-wizer failed: {panic}")))?
@@ -240,7 +267,14 @@ impl<C: Contract> PluginPre<C> {
         )?;
         let mut instance = raw.into_instance(self.clone());
         let before = open_resources(&mut instance.store);
-        instance.init(config).map_err(|e| match e {
+        observe(Phase::Init);
+        let initialised = instance.init(config);
+        if !observe(Phase::Rest) {
+            return Err(
+                self.snapshot_error("abandoned: its `init` ran past the plugin's deadline".into())
+            );
+        }
+        initialised.map_err(|e| match e {
             Error::Trap { reason, .. } if C::ASYNC => self.snapshot_error(format!(
                 "its `init` trapped while the snapshot was made: {reason}; on the async \
                  path that `init` runs with WASI and `log` only (the contract's own \
