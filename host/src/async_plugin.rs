@@ -69,8 +69,8 @@ pub type CallFuture<'a, T> = Pin<Box<dyn Future<Output = wasmtime::Result<T>> + 
 ///   [`Error::PoolExhausted`] after the pool's wait). A pool's instances
 ///   start from one snapshot taken after `init` ran once, as on the sync
 ///   path ([`PoolConfig::from_snapshot`](crate::PoolConfig::from_snapshot)); that `init` runs when the plugin
-///   opens, synchronously on tokio's blocking pool (the open's deadline
-///   still holds; the snapshot is cached), with WASI and `log` but with the
+///   opens, synchronously on tokio's blocking pool (the deadline times
+///   that `init`, not the compiling around it; the snapshot is cached), with WASI and `log` but with the
 ///   contract's own async imports trapping, so a plugin whose `init` needs
 ///   them opens with `from_snapshot(false)`;
 /// - [`reconfigure`](Self::reconfigure) as on the sync path (a pooled
