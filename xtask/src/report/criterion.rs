@@ -159,7 +159,12 @@ mod tests {
     fn load_reads_every_result_by_group_and_function() {
         let dir = full_dir();
         let results = load(dir.path()).unwrap();
-        assert_eq!(results.measurements.len(), 4 + 2 + 5 * 5 + 4 + 3 * 9);
+        // load, instantiate, 5 call cases × 5 backends, 7 throughput runs,
+        // snapshot, pool, async vs sync, 3 limits groups × 9 configurations.
+        assert_eq!(
+            results.measurements.len(),
+            4 + 2 + 5 * 5 + 7 + 3 + 2 + 4 + 3 * 9
+        );
         let m = results.get("string 1 KB", "wasmplug").unwrap();
         assert_eq!(m.median_ns, 640.0);
         assert_eq!(m.mad_ns, 3.0);

@@ -70,6 +70,18 @@ pub(super) fn full_dir() -> tempfile::TempDir {
     bench(d, "throughput", "native 2 threads", 105.0, 1.0);
     bench(d, "throughput", "wasmplug 1 thread", 200.0, 2.0);
     bench(d, "throughput", "wasmplug 2 threads", 250.0, 2.0);
+    bench(d, "throughput", "pooled 1 thread", 220.0, 2.0);
+    bench(d, "throughput", "pooled 2 threads", 260.0, 2.0);
+    bench(d, "throughput", "pooled async 64 tasks", 9e3, 50.0);
+    bench(d, "snapshot", "instantiate + init", 10e6, 1e5);
+    bench(d, "snapshot", "instantiate from snapshot", 5e3, 100.0);
+    bench(d, "snapshot", "take snapshot", 60e6, 1e6);
+    bench(d, "pool", "checkout + call", 2.4e3, 20.0);
+    bench(d, "pool", "private instance call", 2.2e3, 20.0);
+    bench(d, "async vs sync", "async scalar", 300.0, 3.0);
+    bench(d, "async vs sync", "sync scalar", 150.0, 2.0);
+    bench(d, "async vs sync", "async gateway request", 2.6e3, 20.0);
+    bench(d, "async vs sync", "sync gateway request", 2.2e3, 20.0);
     // The `limits` bench: each configuration a multiple of the default.
     for (group, default) in [
         ("config: scalar call", 160.0),
