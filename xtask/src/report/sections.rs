@@ -100,7 +100,9 @@ fn throughput_section(results: &Results) -> Option<Section> {
         .iter()
         .filter_map(|b| scaling(results, b).map(|s| format!("{b} {}", format_ratio(s))))
         .collect();
-    let mut notes = vec!["An iteration is one request on each thread.".to_owned()];
+    let mut notes = vec![
+        "An iteration is one request on each thread (on each task, for the async run).".to_owned(),
+    ];
     if !scalings.is_empty() {
         notes.push(format!(
             "Scaling 1 → 2 threads (2·t1/t2): {}",
