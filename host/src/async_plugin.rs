@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError};
 
 use tokio::sync::Mutex;
@@ -98,6 +99,9 @@ pub(crate) struct AsyncInner<C: Contract> {
     maker: Maker<C>,
     /// The configuration instances start with, and its generation.
     settings: std::sync::Mutex<Settings>,
+    /// `settings`' generation, read without the lock by every pooled call
+    /// (written under it, by `reconfigure`).
+    generation: AtomicU64,
     /// The shared instance; `None` until `init` first succeeds.
     live: Mutex<Option<AsyncInstance<C>>>,
     /// For a pooled plugin: its idle instances, and a permit per instance
@@ -190,6 +194,7 @@ impl<C: Contract> AsyncInner<C> {
                 config: Arc::clone(pre.config()),
                 generation: 0,
             }),
+            generation: AtomicU64::new(0),
             pre,
             live: Mutex::new(None),
             pool,
@@ -253,7 +258,7 @@ impl<C: Contract> AsyncPlugin<C> {
                 .within_deadline(&format!("a call through `{CALL}`"), async {
                     // Held for the call: a cancelled call gives it back too.
                     let _permit = pool.permit(label).await?;
-                    let generation = self.inner.settings().generation;
+                    let generation = self.inner.generation.load(Ordering::Acquire);
                     let mut instance = match pool.take_idle(generation) {
                         Some(instance) => instance,
                         None => self.fresh_pooled(pool).await?,
@@ -266,7 +271,7 @@ impl<C: Contract> AsyncPlugin<C> {
                     match outcome {
                         Ok(value) => {
                             instance.poisoned = false;
-                            let current = self.inner.settings().generation;
+                            let current = self.inner.generation.load(Ordering::Acquire);
                             pool.give_back(&self.inner.pre, instance, current);
                             Ok(value)
                         }
@@ -356,6 +361,9 @@ impl<C: Contract> AsyncPlugin<C> {
             .unwrap_or_else(PoisonError::into_inner);
         settings.generation += 1;
         settings.config = config;
+        self.inner
+            .generation
+            .store(settings.generation, Ordering::Release);
         settings.generation
     }
 
