@@ -291,12 +291,23 @@ fn hostile_files() {
 fn native_header_is_read_without_loading_the_library() {
     let dir = tempfile::tempdir().unwrap();
     let lib = dir.path().join("libctor.so");
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ctor_header.c");
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let constructor = manifest_dir.join("tests/fixtures/constructor.c");
+    let header = manifest_dir.join("../tests/native/header.c");
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let status = std::process::Command::new(cc)
         .args(["-shared", "-fPIC", "-o"])
         .arg(&lib)
-        .arg(&source)
+        .args([
+            r#"-DCONTRACT="acme:ctor@1.2.0""#,
+            r#"-DWORLD="acme:ctor/ctor""#,
+            "-DDIGEST_BYTE=0x2a",
+            r#"-DTARGET="x86_64-unknown-linux-gnu""#,
+            r#"-DPLUGIN_NAME="ctor-fixture""#,
+            r#"-DPLUGIN_VERSION="0.3.1""#,
+        ])
+        .arg(&header)
+        .arg(&constructor)
         .status()
         .unwrap();
     assert!(status.success());

@@ -42,6 +42,9 @@ typedef struct {
 #ifndef PLUGIN_NAME
 #define PLUGIN_NAME "c-fixture"
 #endif
+#ifndef PLUGIN_VERSION
+#define PLUGIN_VERSION "1.0.0"
+#endif
 
 const Header WASMPLUG_HEADER = {
     MAGIC,
@@ -57,5 +60,5 @@ const Header WASMPLUG_HEADER = {
     S(TARGET),
     S("cc (test fixture)"),
     S(PLUGIN_NAME),
-    S("1.0.0"),
+    S(PLUGIN_VERSION),
 };
