@@ -206,9 +206,8 @@ impl<'r, C: Contract> Loader<'r, C> {
             };
             let digest = Digest::of(&bytes);
             let origin = Origin::File(path.clone());
-            let compiled = self
-                .reborrow()
-                .with_manifest_for(&path)
+            let compiled = inspect::check(&origin, &bytes)
+                .and_then(|()| self.reborrow().with_manifest_for(&path))
                 .and_then(|loader| loader.compile_origin(origin, &bytes, digest));
             match compiled {
                 Ok((pre, first)) => found(Candidate {
@@ -297,7 +296,9 @@ impl<'r, C: Contract> Loader<'r, C> {
     /// As [`open`](Self::open), without [`Error::Io`].
     pub fn open_bytes(self, label: impl Into<String>, bytes: &[u8]) -> Result<Plugin<C>> {
         refuse_async::<C>()?;
-        self.open_origin(Origin::Bytes(label.into()), bytes, sync_pre, Plugin::start)
+        let origin = Origin::Bytes(label.into());
+        inspect::check(&origin, bytes)?;
+        self.open_origin(origin, bytes, sync_pre, Plugin::start)
             .map(Plugin::from_inner)
     }
 
@@ -311,6 +312,7 @@ impl<'r, C: Contract> Loader<'r, C> {
     /// [`Error::Init`].
     pub fn compile(self, label: impl Into<String>, bytes: &[u8]) -> Result<PluginPre<C>> {
         let origin = Origin::Bytes(label.into());
+        inspect::check(&origin, bytes)?;
         let (pre, _uninitialised) = self.compile_origin(origin, bytes, Digest::of(bytes))?;
         Ok(pre)
     }
@@ -370,6 +372,8 @@ impl<'r, C: Contract> Loader<'r, C> {
         )
     }
 
+    /// Compiles and checks `bytes`, which the caller has already checked
+    /// to be a whole component ([`inspect::check`]: once per load).
     fn compile_origin(
         &self,
         origin: Origin,
@@ -377,7 +381,6 @@ impl<'r, C: Contract> Loader<'r, C> {
         digest: Digest,
     ) -> Result<(PluginPre<C>, PluginInstance<C>)> {
         let runtime = self.runtime;
-        inspect::check(&origin, bytes)?;
         let linker = runtime.linker::<C>()?;
         let sandbox = runtime.sandbox(self.options.clone(), &origin)?;
         let component = runtime
