@@ -220,15 +220,11 @@ fn in_child(test: &str) -> bool {
     if std::env::var_os("WASMPLUG_CHILD").is_some() {
         return true;
     }
-    let Ok(runner) = std::env::var("WASMPLUG_TEST_RUNNER") else {
+    // Natively, resident memory is this process's own: no child needed.
+    if std::env::var_os("WASMPLUG_TEST_RUNNER").is_none() {
         return true;
-    };
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let mut words = runner.split_whitespace();
-    let mut command = std::process::Command::new(words.next().expect("a runner"));
-    let out = command
-        .args(words)
-        .arg(exe)
+    }
+    let out = wasmplug_tests::this_test_binary()
         .args(["--exact", test, "--nocapture"])
         .env("WASMPLUG_CHILD", "1")
         // Built by the parent: the child only finds them.
