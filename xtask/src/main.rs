@@ -67,6 +67,9 @@ fn main() -> Result<()> {
     }
 }
 
+/// The copy of the chart the README shows (`--update-readme` writes it).
+const README_CHART: &str = "docs/report.svg";
+
 /// Runs the benches (unless `--reuse`) and reports them.
 fn compare(cli: &Cli) -> Result<()> {
     let out = cli
@@ -105,19 +108,9 @@ fn compare(cli: &Cli) -> Result<()> {
         .with_context(|| format!("reading {}", machine_file.display()))?;
     println!("\n{}", report::table(&results));
     println!("{}", report::targets_table(&report::targets(&results)));
-    let (markdown, svg) = report::write(&results, &machine, &out)?;
-    // The gateway job's section, from its last run, if any.
-    let gateway_file = out.join(report::GATEWAY_FILE);
-    if gateway_file.is_file() {
-        let gateway: report::GatewayReport =
-            serde_json::from_str(&std::fs::read_to_string(&gateway_file)?)
-                .with_context(|| format!("reading {}", gateway_file.display()))?;
-        let text = std::fs::read_to_string(&markdown)?;
-        std::fs::write(
-            &markdown,
-            report::with_gateway_section(&text, &gateway.markdown()),
-        )?;
-    }
+    // The gateway job's section and chart panel, from its last run, if any.
+    let gateway = report::read_gateway(&out)?;
+    let (markdown, svg) = report::write(&results, &machine, gateway.as_ref(), &out)?;
     // The per-language rows (the same filter in Rust, Go, Python).
     if let Some(rows) = xtask::languages::read(&criterion)? {
         println!("{}", xtask::languages::text(&rows));
@@ -140,7 +133,10 @@ fn compare(cli: &Cli) -> Result<()> {
         let updated = report::replace_section(&readme, &section)
             .with_context(|| format!("updating {}", path.display()))?;
         std::fs::write(&path, updated).with_context(|| format!("writing {}", path.display()))?;
-        println!("README: {}", path.display());
+        // The chart the README shows, from the same run.
+        let chart = xtask::workspace_root().join(README_CHART);
+        std::fs::copy(&svg, &chart).with_context(|| format!("writing {}", chart.display()))?;
+        println!("README: {} (chart {})", path.display(), chart.display());
     }
     Ok(())
 }
@@ -171,6 +167,18 @@ fn gateway(cli: &Cli) -> Result<()> {
         report::with_gateway_section(&text, &result.markdown()),
     )
     .with_context(|| format!("writing {}", markdown.display()))?;
+    // The chart again, its call panel from the main job's last results
+    // (if it ran), with the gateway panel under it.
+    let criterion = out.join("criterion");
+    let results = if criterion.is_dir() {
+        report::load(&criterion)
+            .with_context(|| format!("reading the results in {}", criterion.display()))?
+    } else {
+        report::Results::default()
+    };
+    let chart = out.join("report.svg");
+    report::svg(&results, Some(&result), &chart)?;
+    println!("chart:  {}", chart.display());
     println!("report: {}", markdown.display());
     Ok(())
 }

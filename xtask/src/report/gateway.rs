@@ -286,65 +286,67 @@ pub fn with_gateway_section(report: &str, section: &str) -> String {
     }
 }
 
+/// A made-up run, for tests of what reads it.
+#[cfg(test)]
+pub(super) fn sample() -> GatewayReport {
+    let row = |chain: &str, backend: &str, rate: f64, p50: f64| LoadRow {
+        chain: chain.into(),
+        backend: backend.into(),
+        requests: 1000,
+        errors: 0,
+        rate,
+        p50_us: p50,
+        p99_us: p50 * 3.0,
+        in_filters_us: None,
+    };
+    GatewayReport {
+        machine: Machine {
+            description: "Test CPU, 2 cores".into(),
+            date: "2026-11-25".into(),
+            mode: "gateway".into(),
+        },
+        concurrency: 64,
+        rows: vec![
+            row("no filter", "–", 10_000.0, 100.0),
+            row("1 filter", "wasm", 8_000.0, 130.0),
+            row("1 filter", "native", 9_500.0, 110.0),
+            row("3 filters", "wasm", 6_000.0, 170.0),
+        ],
+        latency: vec![
+            row("no filter", "–", 5_000.0, 100.0),
+            row("1 filter", "wasm", 4_000.0, 130.0),
+            row("1 filter", "native", 4_500.0, 110.0),
+        ],
+        reload: ReloadRun {
+            seconds: 30.0,
+            requests: 10,
+            failed: 0,
+            reloads: 30,
+            by_version: BTreeMap::from([("1.0.0".into(), 5), ("1.1.0".into(), 5)]),
+            not_exactly_one: 0,
+        },
+        faults: FaultRun {
+            seconds: 30.0,
+            requests: 1000,
+            expected_500: 10,
+            got_500: 10,
+            others: 990,
+            others_200: 990,
+            failed: 0,
+            rss_start_kib: 1024,
+            rss_middle_kib: 2048,
+            rss_end_kib: 2048,
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn report() -> GatewayReport {
-        let row = |chain: &str, backend: &str, rate: f64, p50: f64| LoadRow {
-            chain: chain.into(),
-            backend: backend.into(),
-            requests: 1000,
-            errors: 0,
-            rate,
-            p50_us: p50,
-            p99_us: p50 * 3.0,
-            in_filters_us: None,
-        };
-        GatewayReport {
-            machine: Machine {
-                description: "Test CPU, 2 cores".into(),
-                date: "2026-11-25".into(),
-                mode: "gateway".into(),
-            },
-            concurrency: 64,
-            rows: vec![
-                row("no filter", "–", 10_000.0, 100.0),
-                row("1 filter", "wasm", 8_000.0, 130.0),
-                row("1 filter", "native", 9_500.0, 110.0),
-                row("3 filters", "wasm", 6_000.0, 170.0),
-            ],
-            latency: vec![
-                row("no filter", "–", 5_000.0, 100.0),
-                row("1 filter", "wasm", 4_000.0, 130.0),
-                row("1 filter", "native", 4_500.0, 110.0),
-            ],
-            reload: ReloadRun {
-                seconds: 30.0,
-                requests: 10,
-                failed: 0,
-                reloads: 30,
-                by_version: BTreeMap::from([("1.0.0".into(), 5), ("1.1.0".into(), 5)]),
-                not_exactly_one: 0,
-            },
-            faults: FaultRun {
-                seconds: 30.0,
-                requests: 1000,
-                expected_500: 10,
-                got_500: 10,
-                others: 990,
-                others_200: 990,
-                failed: 0,
-                rss_start_kib: 1024,
-                rss_middle_kib: 2048,
-                rss_end_kib: 2048,
-            },
-        }
-    }
-
     #[test]
     fn targets_and_the_section_round_trip() {
-        let r = report();
+        let r = sample();
         assert_eq!(r.chain_ratio(), Some(0.6));
         let (wasm, native, ratio) = r.added_p50().unwrap();
         assert_eq!((wasm, native, ratio), (30.0, 10.0, 3.0));

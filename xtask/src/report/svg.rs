@@ -1,5 +1,6 @@
-//! The call cases as an SVG bar chart: a group of bars per case, a bar per
-//! backend, on a log time axis.
+//! The report's SVG chart: the call cases as a group of bars per case, a
+//! bar per backend, on a log time axis; below them, when the gateway job
+//! has run, the gateway's throughput per chain and backend.
 
 use std::path::Path;
 
@@ -9,23 +10,34 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::format::axis_ns;
+use super::gateway::GatewayReport;
 use super::results::Results;
+use crate::bench_id::{BACKENDS, NATIVE_BRIDGE, WASMPLUG};
 
-/// The chart's size in pixels.
+/// The call chart's size in pixels.
 const SIZE: (u32, u32) = (1100, 560);
+/// The height of the gateway panel under it.
+const GATEWAY_HEIGHT: u32 = 420;
 /// The width of the legend on the chart's right.
 const LEGEND_WIDTH: u32 = 190;
 const FONT: &str = "sans-serif";
 
-/// Draws the call cases as an SVG bar chart at `path`: a group of bars per
-/// case, a bar per backend, on a log time axis.
+/// Draws the chart at `path`: the call cases as a group of bars per case,
+/// a bar per backend, on a log time axis; under them the gateway's
+/// throughput per chain and backend, if `gateway` is given.
 ///
 /// # Errors
 ///
 /// If the chart cannot be drawn or the file cannot be written.
-pub fn svg(results: &Results, path: &Path) -> Result<()> {
-    let root = SVGBackend::new(path, SIZE).into_drawing_area();
-    draw(&root, results).with_context(|| format!("drawing {}", path.display()))?;
+pub fn svg(results: &Results, gateway: Option<&GatewayReport>, path: &Path) -> Result<()> {
+    let height = SIZE.1 + gateway.map_or(0, |_| GATEWAY_HEIGHT);
+    let root = SVGBackend::new(path, (SIZE.0, height)).into_drawing_area();
+    let drawn = root.fill(&WHITE).and_then(|()| {
+        let (calls, below) = root.split_vertically(SIZE.1);
+        draw(&calls, results)?;
+        gateway.map_or(Ok(()), |gateway| draw_gateway(&below, gateway))
+    });
+    drawn.with_context(|| format!("drawing {}", path.display()))?;
     root.present()
         .with_context(|| format!("writing {}", path.display()))
 }
@@ -38,7 +50,6 @@ fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     results: &Results,
 ) -> Result<(), DrawError<DB>> {
-    root.fill(&WHITE)?;
     let cases = results.call_cases();
     let backends = results.backends(&cases);
     let medians = results
@@ -107,6 +118,92 @@ fn draw_bars<DB: DrawingBackend>(
     Ok(())
 }
 
+/// The gateway's load rows as bars of requests per second, one slot per
+/// chain and backend, each with its rate and latencies written over it.
+fn draw_gateway<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    gateway: &GatewayReport,
+) -> Result<(), DrawError<DB>> {
+    let rows = &gateway.rows;
+    let top = rows.iter().map(|r| r.rate).fold(0.0, f64::max).max(1.0) * 1.25;
+    let (chart_area, legend_area) = area.split_horizontally(SIZE.0 - LEGEND_WIDTH);
+    let mut chart = ChartBuilder::on(&chart_area)
+        .caption(
+            format!(
+                "gateway under load: requests/s at {} connections (p50 / p99 over each bar)",
+                gateway.concurrency
+            ),
+            (FONT, 20),
+        )
+        .margin(15)
+        .x_label_area_size(35)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.0..rows.len().max(1) as f64, 0.0..top)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(0)
+        .y_label_formatter(&|y| format!("{y:.0}"))
+        .y_desc("requests/s")
+        .label_style((FONT, 14))
+        .draw()?;
+    chart.draw_series(rows.iter().enumerate().map(|(i, row)| {
+        let style = gateway_color(&row.backend).filled();
+        Rectangle::new([(i as f64 + 0.2, 0.0), (i as f64 + 0.8, row.rate)], style)
+    }))?;
+    let above = TextStyle::from((FONT, 13)).pos(Pos::new(HPos::Center, VPos::Bottom));
+    let under = TextStyle::from((FONT, 14)).pos(Pos::new(HPos::Center, VPos::Top));
+    // `backend_coord` is in the whole chart's pixels; text on the panel
+    // is placed from the panel's corner.
+    let (left, top) = chart_area.get_base_pixel();
+    let at = |x: f64, y: f64| {
+        let (x, y) = chart.backend_coord(&(x, y));
+        (x - left, y - top)
+    };
+    for (i, row) in rows.iter().enumerate() {
+        let (x, y) = at(i as f64 + 0.5, row.rate);
+        let latency = format!("{:.0} / {:.0} µs", row.p50_us, row.p99_us);
+        chart_area.draw(&Text::new(latency, (x, y - 4), above.clone()))?;
+        chart_area.draw(&Text::new(
+            format!("{:.0}/s", row.rate),
+            (x, y - 20),
+            above.clone(),
+        ))?;
+        let (x, y) = at(i as f64 + 0.5, 0.0);
+        let label = if row.backend == "–" {
+            row.chain.clone()
+        } else {
+            format!("{}, {}", row.chain, row.backend)
+        };
+        chart_area.draw(&Text::new(label, (x, y + 8), under.clone()))?;
+    }
+    for (b, backend) in ["wasm", "native"].iter().enumerate() {
+        let y = 60 + 24 * b as i32;
+        legend_area.draw(&Rectangle::new(
+            [(10, y), (24, y + 14)],
+            gateway_color(backend).filled(),
+        ))?;
+        legend_area.draw(&Text::new(
+            format!("{backend} filters"),
+            (32, y),
+            (FONT, 15),
+        ))?;
+    }
+    Ok(())
+}
+
+/// The gateway bars' colour: no filter grey, Wasm and native filters as
+/// the call chart's `wasmplug` and `native bridge` bars (when it shows
+/// every backend).
+fn gateway_color(backend: &str) -> RGBAColor {
+    let index = |id: &str| BACKENDS.iter().position(|b| *b == id).unwrap_or(0);
+    match backend {
+        "wasm" => backend_color(index(WASMPLUG)).to_rgba(),
+        "native" => backend_color(index(NATIVE_BRIDGE)).to_rgba(),
+        _ => RGBColor(150, 150, 150).to_rgba(),
+    }
+}
+
 /// A swatch and name per backend.
 fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -135,7 +232,6 @@ mod tests {
     use super::super::criterion::load;
     use super::super::fixture::full_dir;
     use super::*;
-    use crate::bench_id::BACKENDS;
 
     #[test]
     fn svg_is_written_with_labels() {
@@ -143,7 +239,7 @@ mod tests {
         let results = load(dir.path()).unwrap();
         let out = tempfile::tempdir().unwrap();
         let path = out.path().join("chart.svg");
-        svg(&results, &path).unwrap();
+        svg(&results, None, &path).unwrap();
         let svg = fs::read_to_string(&path).unwrap();
         assert!(svg.starts_with("<svg"), "{svg}");
         for label in [
@@ -158,6 +254,37 @@ mod tests {
             assert!(svg.contains(&format!("\n{backend}\n")), "no {backend:?}");
         }
         assert!(svg.contains("<rect"), "no bars");
+    }
+
+    #[test]
+    fn the_gateway_panel_shows_every_row() {
+        let dir = full_dir();
+        let results = load(dir.path()).unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let path = out.path().join("chart.svg");
+        let gateway = crate::report::gateway::sample();
+        svg(&results, Some(&gateway), &path).unwrap();
+        let svg = fs::read_to_string(&path).unwrap();
+        assert!(svg.contains("height=\"980\""), "taller: {}", &svg[..200]);
+        assert!(svg.contains("requests/s at 64 connections"));
+        for label in [
+            "no filter",
+            "1 filter, wasm",
+            "1 filter, native",
+            "3 filters, wasm",
+        ] {
+            assert!(svg.contains(&format!("\n{label}\n")), "no row {label:?}");
+        }
+        assert!(svg.contains("\n6000/s\n"), "the three filters' rate");
+        assert!(svg.contains("\n170 / 510 µs\n"), "their latencies");
+        // Without the gateway's figures, the chart is the call chart alone.
+        svg_without(&results, &path);
+    }
+
+    fn svg_without(results: &Results, path: &Path) {
+        svg(results, None, path).unwrap();
+        let svg = fs::read_to_string(path).unwrap();
+        assert!(!svg.contains("requests/s at"));
     }
 
     #[test]
