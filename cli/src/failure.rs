@@ -105,7 +105,7 @@ fn trap_sentence(plugin: &str, export: &str, reason: &str) -> String {
         _ => reason,
     };
     let hint = if cause.contains("`unreachable`") {
-        " (a Rust guest panics or aborts so: `--stderr inherit` shows what it printed)"
+        " (a guest that panics, aborts or raises an uncaught exception ends so: `--stderr inherit` shows what it printed)"
     } else {
         ""
     };

