@@ -153,7 +153,7 @@ impl<C: Contract> Loader<'_, C> {
                 .await?;
         }
         plugin
-            .within_deadline("`init`", async {
+            .within_deadline(Work::Init, async {
                 match &plugin.inner.pool {
                     // The pool's first instance, idle: `init` (or the
                     // snapshot) is known to work before the first call.
@@ -255,7 +255,7 @@ impl<C: Contract> AsyncPlugin<C> {
         let label = self.inner.pre.label();
         if let Some(pool) = &self.inner.pool {
             return self
-                .within_deadline(&format!("a call through `{CALL}`"), async {
+                .within_deadline(Work::Call, async {
                     // Held for the call: a cancelled call gives it back too.
                     let _permit = pool.permit(label).await?;
                     let generation = self.inner.generation.load(Ordering::Acquire);
@@ -280,7 +280,7 @@ impl<C: Contract> AsyncPlugin<C> {
                 })
                 .await;
         }
-        self.within_deadline(&format!("a call through `{CALL}`"), async {
+        self.within_deadline(Work::Call, async {
             let mut live = self.inner.live.lock().await;
             let instance = self.ready(&mut live).await?;
             sandbox.arm_async(&mut instance.store);
@@ -328,7 +328,7 @@ impl<C: Contract> AsyncPlugin<C> {
             Some(pool) => Some(pool.make(&inner.pre, &config).await?),
             None => None,
         };
-        self.within_deadline("`init`", async {
+        self.within_deadline(Work::Init, async {
             match (&inner.pool, maker) {
                 (Some(pool), Some(maker)) => {
                     // `init` is known to work (or ran for the snapshot).
@@ -379,17 +379,21 @@ impl<C: Contract> AsyncPlugin<C> {
     /// [`Error::LimitExceeded`].
     async fn within_deadline<T>(
         &self,
-        export: &str,
-        work: impl Future<Output = Result<T>>,
+        work: Work,
+        future: impl Future<Output = Result<T>>,
     ) -> Result<T> {
         let Some(deadline) = self.inner.pre.sandbox().deadline() else {
-            return work.await;
+            return future.await;
         };
-        match tokio::time::timeout(deadline, work).await {
+        match tokio::time::timeout(deadline, future).await {
             Ok(outcome) => outcome,
             Err(_elapsed) => Err(Error::LimitExceeded {
                 plugin: self.inner.pre.label().to_string(),
-                export: export.to_owned(),
+                // Named only when it ran out: no text made per call.
+                export: match work {
+                    Work::Init => "`init`".to_owned(),
+                    Work::Call => format!("a call through `{CALL}`"),
+                },
                 limit: Limit::Deadline(deadline),
             }),
         }
@@ -475,6 +479,15 @@ impl<C: Contract> Drop for AsyncInner<C> {
         }
         shut_down(&self.pre, instances);
     }
+}
+
+/// What a deadline cut short, for its error.
+#[derive(Debug, Clone, Copy)]
+enum Work {
+    /// The plugin's `init`.
+    Init,
+    /// A call through [`AsyncPlugin::call_async`].
+    Call,
 }
 
 impl<C: Contract> std::fmt::Debug for AsyncPlugin<C> {

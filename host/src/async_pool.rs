@@ -39,6 +39,11 @@ impl<C: Contract> AsyncPool<C> {
     /// A permit for one of the pool's instances, waited for at most the
     /// pool's wait.
     pub(crate) async fn permit(&self, plugin: &str) -> Result<SemaphorePermit<'_>> {
+        // A free place needs no timer (making one reads the clock and the
+        // runtime's handle).
+        if let Ok(permit) = self.permits.try_acquire() {
+            return Ok(permit);
+        }
         match tokio::time::timeout(self.config.wait, self.permits.acquire()).await {
             Ok(Ok(permit)) => Ok(permit),
             // The semaphore is never closed; a timeout is the pool's wait.
