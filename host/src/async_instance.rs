@@ -21,6 +21,11 @@ pub(crate) struct Maker<C: Contract> {
 }
 
 impl<C: Contract> Maker<C> {
+    /// Whether the plugin exports the optional lifecycle hooks.
+    pub(crate) fn has_hooks(&self) -> bool {
+        self.hooks.is_some()
+    }
+
     pub(crate) fn of(pre: PluginPre<C>) -> Result<Self> {
         let base = BaseIndices::new(pre.instance_pre()).map_err(|e| Error::Export {
             origin: pre.origin().clone(),
@@ -146,6 +151,34 @@ impl<C: Contract> AsyncInstance<C> {
                 })
             }
             Err(e) => Err(sandbox.fault(label, Some("init"), &e)),
+        }
+    }
+
+    /// Runs the optional `flush` hook; `Ok(false)` when the plugin has
+    /// none. A fault (or this future dropped mid-call) poisons the
+    /// instance.
+    pub(crate) async fn flush(&mut self, pre: &PluginPre<C>) -> Result<bool> {
+        let Some(hooks) = &self.hooks else {
+            return Ok(false);
+        };
+        let sandbox = pre.sandbox();
+        let label = pre.label();
+        sandbox.arm_async(&mut self.store);
+        self.poisoned = true;
+        match hooks.call_flush(&mut self.store).await {
+            Ok(Ok(())) => {
+                self.poisoned = false;
+                Ok(true)
+            }
+            Ok(Err(message)) => {
+                self.poisoned = false;
+                Err(Error::Hook {
+                    plugin: label.to_string(),
+                    hook: "flush",
+                    message,
+                })
+            }
+            Err(e) => Err(sandbox.fault(label, Some("flush"), &e)),
         }
     }
 

@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError};
 
 use tokio::sync::Mutex;
@@ -74,9 +74,11 @@ pub type CallFuture<'a, T> = Pin<Box<dyn Future<Output = wasmtime::Result<T>> + 
 ///   that `init`, not the compiling around it; the snapshot is cached), with WASI and `log` but with the
 ///   contract's own async imports trapping, so a plugin whose `init` needs
 ///   them opens with `from_snapshot(false)`;
-/// - [`reconfigure`](Self::reconfigure) as on the sync path (a pooled
-///   plugin's instances then start from a new snapshot); no `lookup`,
-///   `flush` or `disable`/`enable` yet.
+/// - [`reconfigure`](Self::reconfigure), [`flush`](Self::flush),
+///   [`disable`](Self::disable)/[`enable`](Self::enable) as on the sync
+///   path (a pooled plugin's instances then start from a new snapshot; a
+///   pool's flush reaches its idle instances); no typed `lookup` by name
+///   (calls go through the bindings).
 ///
 /// After a fault (a trap, an exceeded limit, a call cancelled at its
 /// deadline or dropped by its caller) the instance is discarded and the
@@ -107,6 +109,8 @@ pub(crate) struct AsyncInner<C: Contract> {
     /// For a pooled plugin: its idle instances, and a permit per instance
     /// it may have (each call holds one).
     pool: Option<AsyncPool<C>>,
+    /// Cleared by [`AsyncPlugin::disable`]: calls are refused.
+    enabled: AtomicBool,
 }
 
 /// The configuration new instances start with; `generation` counts
@@ -198,6 +202,7 @@ impl<C: Contract> AsyncInner<C> {
             pre,
             live: Mutex::new(None),
             pool,
+            enabled: AtomicBool::new(true),
         }))
     }
 
@@ -251,6 +256,7 @@ impl<C: Contract> AsyncPlugin<C> {
         T: Send,
         F: for<'a> FnOnce(&'a C::Exports, &'a mut Store<PluginState>) -> CallFuture<'a, T> + Send,
     {
+        self.check_enabled()?;
         let sandbox = self.inner.pre.sandbox();
         let label = self.inner.pre.label();
         if let Some(pool) = &self.inner.pool {
@@ -392,10 +398,79 @@ impl<C: Contract> AsyncPlugin<C> {
                 // Named only when it ran out: no text made per call.
                 export: match work {
                     Work::Init => "`init`".to_owned(),
+                    Work::Flush => "`flush`".to_owned(),
                     Work::Call => format!("a call through `{CALL}`"),
                 },
                 limit: Limit::Deadline(deadline),
             }),
+        }
+    }
+
+    /// Asks the plugin to write out what it buffers (the optional `flush`
+    /// hook of `wasmplug:plugin/lifecycle`), as
+    /// [`Plugin::flush`](crate::Plugin::flush) does: the shared instance,
+    /// or each idle instance of a pool (those running a call are not
+    /// flushed). Each flush is under the plugin's deadline. Returns whether
+    /// the plugin has the hook; a plugin without it has nothing to flush.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Hook`] if the plugin reports a failure, [`Error::Trap`] or
+    /// [`Error::LimitExceeded`] if it faults (the instance is then
+    /// discarded, as after any fault); for a pool, the first of these, the
+    /// other idle instances flushed all the same.
+    pub async fn flush(&self) -> Result<bool> {
+        let pre = &self.inner.pre;
+        if let Some(pool) = &self.inner.pool {
+            if !self.inner.maker.has_hooks() {
+                return Ok(false);
+            }
+            let mut first_error = None;
+            for mut instance in pool.take_all_idle() {
+                let flushed = self.within_deadline(Work::Flush, instance.flush(pre)).await;
+                if let Err(e) = flushed {
+                    first_error.get_or_insert(e);
+                }
+                let current = self.inner.generation.load(Ordering::Acquire);
+                pool.give_back(pre, instance, current);
+            }
+            return first_error.map_or(Ok(true), Err);
+        }
+        self.within_deadline(Work::Flush, async {
+            let mut live = self.inner.live.lock().await;
+            self.ready(&mut live).await?.flush(pre).await
+        })
+        .await
+    }
+
+    /// Stops serving without unloading, as
+    /// [`Plugin::disable`](crate::Plugin::disable): calls fail with
+    /// [`Error::Disabled`] without running guest code, and the instances
+    /// keep their state until [`enable`](Self::enable). Returns whether
+    /// the plugin was enabled.
+    pub fn disable(&self) -> bool {
+        self.inner.enabled.swap(false, Ordering::AcqRel)
+    }
+
+    /// Serves again after [`disable`](Self::disable), with the state it
+    /// had. Returns whether the plugin was disabled.
+    pub fn enable(&self) -> bool {
+        !self.inner.enabled.swap(true, Ordering::AcqRel)
+    }
+
+    /// Whether the plugin serves calls (see [`disable`](Self::disable)).
+    pub fn is_enabled(&self) -> bool {
+        self.inner.enabled.load(Ordering::Acquire)
+    }
+
+    /// `Err(Disabled)` when the plugin is disabled; every call checks it.
+    fn check_enabled(&self) -> Result<()> {
+        if self.is_enabled() {
+            Ok(())
+        } else {
+            Err(Error::Disabled {
+                plugin: self.inner.pre.label().to_string(),
+            })
         }
     }
 
@@ -486,6 +561,8 @@ impl<C: Contract> Drop for AsyncInner<C> {
 enum Work {
     /// The plugin's `init`.
     Init,
+    /// The plugin's `flush` hook.
+    Flush,
     /// A call through [`AsyncPlugin::call_async`].
     Call,
 }

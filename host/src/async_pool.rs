@@ -66,6 +66,12 @@ impl<C: Contract> AsyncPool<C> {
         None
     }
 
+    /// Every idle instance, taken out of the pool (for `flush`; each is
+    /// given back after).
+    pub(crate) fn take_all_idle(&self) -> Vec<AsyncInstance<C>> {
+        std::mem::take(&mut *self.idle.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
     /// Takes `instance` back after a call that returned normally: kept
     /// while it belongs to generation `current`, else its `shutdown` runs.
     pub(crate) fn give_back(&self, pre: &PluginPre<C>, instance: AsyncInstance<C>, current: u64) {

@@ -1,6 +1,7 @@
 //! wasmplug's integration tests: one binary. The guest plugins are built
 //! once per run by `xtask::build_guests` (see `support`).
 
+mod async_lifecycle;
 mod async_path;
 mod async_settings;
 mod backends;
