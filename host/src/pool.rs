@@ -35,6 +35,10 @@ struct State<C: Contract> {
     /// What each instance's `init` gets; bumped by reconfiguring.
     settings: Arc<[(String, String)]>,
     generation: u64,
+    /// Callers waiting on `freed`: giving an instance back wakes one only
+    /// when there is one (a wake-up is a system call, with or without a
+    /// waiter).
+    waiting: usize,
 }
 
 /// An instance lent to one call; given back (or discarded, if it faulted or
@@ -62,6 +66,7 @@ impl<C: Contract> Pool<C> {
                 alive: 1,
                 settings,
                 generation: 0,
+                waiting: 0,
             }),
             freed: Condvar::new(),
         }
@@ -103,8 +108,9 @@ impl<C: Contract> Pool<C> {
                         generation,
                     }),
                     Err(e) => {
-                        self.lock().alive -= 1;
-                        self.freed.notify_one();
+                        let mut state = self.lock();
+                        state.alive -= 1;
+                        self.wake_one(state);
                         Err(e)
                     }
                 };
@@ -117,11 +123,22 @@ impl<C: Contract> Pool<C> {
                     waited: self.config.wait,
                 });
             }
+            state.waiting += 1;
             state = self
                 .freed
                 .wait_timeout(state, deadline - now)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
+            state.waiting -= 1;
+        }
+    }
+
+    /// Releases `state` and wakes one waiting caller, if any.
+    fn wake_one(&self, state: MutexGuard<'_, State<C>>) {
+        let wake = state.waiting > 0;
+        drop(state);
+        if wake {
+            self.freed.notify_one();
         }
     }
 
@@ -183,13 +200,11 @@ impl<C: Contract> Drop for Lease<'_, C> {
             // A faulted instance is never reused, nor one a panic left
             // mid-call; one from before a reconfigure has the old settings.
             state.alive -= 1;
-            drop(state);
-            self.pool.freed.notify_one();
+            self.pool.wake_one(state);
             drop(instance);
         } else {
             state.idle.push(instance);
-            drop(state);
-            self.pool.freed.notify_one();
+            self.pool.wake_one(state);
         }
     }
 }
