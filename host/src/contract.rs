@@ -119,6 +119,12 @@ pub trait Contract: Send + Sync + 'static {
 /// module path inside `bindings`; their generated `Host` traits must be
 /// implemented for [`PluginState`](crate::PluginState). `derives`
 /// (optional) adds derives to every generated type, e.g. `[PartialEq]`.
+/// `with` (optional, after `imports`) reuses bindings generated elsewhere
+/// for some interfaces, as `bindgen!`'s option of that name does:
+/// `with: { "ns:pkg/types": crate::sync_bindings::ns::pkg::types }` makes
+/// the types of `ns:pkg/types` the ones another `contract!` generated, so
+/// that one value serves a contract bound twice (sync and async) and the
+/// native backend.
 /// `async: true` (optional, after `bindings`) binds the world with async
 /// exports and async host imports (the `Host` traits then have `async fn`s
 /// that may await real I/O); such a contract is opened with
@@ -137,6 +143,7 @@ macro_rules! contract {
             bindings: $module:ident :: { $exports:ident, $indices:ident }
             $(, async: $async:tt)?
             $(, imports: [$($($import:ident)::+),* $(,)?])?
+            $(, with: { $($with_name:literal : $($with_path:ident)::+),* $(,)? })?
             $(, derives: [$($derive:path),* $(,)?])? $(,)?
         }
     ) => {
@@ -146,7 +153,10 @@ macro_rules! contract {
                 path: $path,
                 world: $world,
                 wasmtime_crate: ::wasmplug::wasmtime,
-                with: { "wasmplug:plugin/log": ::wasmplug::__private::log },
+                with: {
+                    "wasmplug:plugin/log": ::wasmplug::__private::log,
+                    $($($with_name: $($with_path)::+,)*)?
+                },
                 $(additional_derives: [$($derive),*],)?
             });
         }
