@@ -77,6 +77,7 @@ impl<C: Contract> Maker<C> {
         let exports = C::load(pre.indices(), &mut store, &instance).map_err(export_err)?;
         Ok(AsyncInstance {
             store,
+            instance,
             base,
             hooks,
             exports,
@@ -90,6 +91,8 @@ impl<C: Contract> Maker<C> {
 /// One instance on the async path.
 pub(crate) struct AsyncInstance<C: Contract> {
     pub(crate) store: Store<PluginState>,
+    /// The instance in `store`, for exports found by name.
+    pub(crate) instance: wasmtime::component::Instance,
     base: Base,
     hooks: Option<hooks::Guest>,
     pub(crate) exports: C::Exports,

@@ -75,10 +75,11 @@ pub type CallFuture<'a, T> = Pin<Box<dyn Future<Output = wasmtime::Result<T>> + 
 ///   contract's own async imports trapping, so a plugin whose `init` needs
 ///   them opens with `from_snapshot(false)`;
 /// - [`reconfigure`](Self::reconfigure), [`flush`](Self::flush),
-///   [`disable`](Self::disable)/[`enable`](Self::enable) as on the sync
-///   path (a pooled plugin's instances then start from a new snapshot; a
-///   pool's flush reaches its idle instances); no typed `lookup` by name
-///   (calls go through the bindings).
+///   [`disable`](Self::disable)/[`enable`](Self::enable) and
+///   [`lookup`](Self::lookup) as on the sync path (a pooled plugin's
+///   instances then start from a new snapshot; a pool's flush reaches its
+///   idle instances; a looked-up export is found on each call's instance
+///   by name, and owns a handle to the plugin).
 ///
 /// After a fault (a trap, an exceeded limit, a call cancelled at its
 /// deadline or dropped by its caller) the instance is discarded and the
@@ -256,6 +257,22 @@ impl<C: Contract> AsyncPlugin<C> {
         T: Send,
         F: for<'a> FnOnce(&'a C::Exports, &'a mut Store<PluginState>) -> CallFuture<'a, T> + Send,
     {
+        self.run(None, move |instance| {
+            let AsyncInstance { exports, store, .. } = instance;
+            f(exports, store)
+        })
+        .await
+    }
+
+    /// Runs `f` on an instance, as [`call_async`](Self::call_async)
+    /// describes: the shared one, or one from the pool; under the deadline;
+    /// the instance discarded if `f` faults or is cancelled. `export` names
+    /// the export in errors, when known.
+    pub(crate) async fn run<T, F>(&self, export: Option<&str>, f: F) -> Result<T>
+    where
+        T: Send,
+        F: for<'a> FnOnce(&'a mut AsyncInstance<C>) -> CallFuture<'a, T> + Send,
+    {
         self.check_enabled()?;
         let sandbox = self.inner.pre.sandbox();
         let label = self.inner.pre.label();
@@ -273,7 +290,7 @@ impl<C: Contract> AsyncPlugin<C> {
                     // Owned by this future: if it is dropped mid-call (its
                     // deadline, or its caller gave up), so is the instance.
                     instance.poisoned = true;
-                    let outcome = f(&instance.exports, &mut instance.store).await;
+                    let outcome = f(&mut instance).await;
                     match outcome {
                         Ok(value) => {
                             instance.poisoned = false;
@@ -281,7 +298,7 @@ impl<C: Contract> AsyncPlugin<C> {
                             pool.give_back(&self.inner.pre, instance, current);
                             Ok(value)
                         }
-                        Err(e) => Err(sandbox.fault_through(CALL, label, None, &e)),
+                        Err(e) => Err(sandbox.fault_through(CALL, label, export, &e)),
                     }
                 })
                 .await;
@@ -291,13 +308,13 @@ impl<C: Contract> AsyncPlugin<C> {
             let instance = self.ready(&mut live).await?;
             sandbox.arm_async(&mut instance.store);
             instance.poisoned = true;
-            let outcome = f(&instance.exports, &mut instance.store).await;
+            let outcome = f(instance).await;
             match outcome {
                 Ok(value) => {
                     instance.poisoned = false;
                     Ok(value)
                 }
-                Err(e) => Err(sandbox.fault_through(CALL, label, None, &e)),
+                Err(e) => Err(sandbox.fault_through(CALL, label, export, &e)),
             }
         })
         .await

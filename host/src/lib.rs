@@ -97,6 +97,7 @@
 //! ```
 
 mod async_instance;
+mod async_lookup;
 mod async_plugin;
 mod async_pool;
 mod bindings;
@@ -127,6 +128,7 @@ mod snapshot;
 mod state;
 mod ticker;
 
+pub use async_lookup::AsyncTypedExport;
 pub use async_plugin::{AsyncPlugin, CallFuture};
 pub use builder::RuntimeBuilder;
 pub use cache::CacheStats;

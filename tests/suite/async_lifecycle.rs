@@ -116,3 +116,66 @@ fn an_async_plugin_without_hooks_has_nothing_to_flush() {
         drop(plugin);
     }
 }
+
+/// `lookup` on the async path: the export found by name with its
+/// signature checked, called with `.await` on the shared instance or a
+/// pooled one, refused while the plugin is disabled, following a
+/// reconfigure; a wrong name or signature is a typed error.
+#[test]
+fn a_looked_up_export_is_typed_and_follows_the_plugin() {
+    let tokio = tokio();
+    let runtime = runtime();
+    for concurrency in [Concurrency::Shared, Concurrency::Pooled(PoolConfig::new(2))] {
+        let plugin = tokio
+            .block_on(
+                runtime
+                    .loader::<CounterAsync>()
+                    .config("start", "10")
+                    .concurrency(concurrency)
+                    .open_async(release()),
+            )
+            .unwrap();
+        let add = tokio
+            .block_on(plugin.lookup::<(u32,), (u64,)>("acme:counter/counter@0.3.0#add"))
+            .unwrap();
+        assert_eq!(add.name(), "acme:counter/counter@0.3.0#add");
+        assert_eq!(tokio.block_on(add.call((1,))).unwrap(), (11,));
+        // The same instance state as the bindings see.
+        assert_eq!(tokio.block_on(self::add(&plugin, 1)).unwrap(), 12);
+        // It owns its plugin handle: it moves into a task.
+        let moved = add.clone();
+        let answer = tokio
+            .block_on(tokio.spawn(async move { moved.call((1,)).await }))
+            .unwrap()
+            .unwrap();
+        assert_eq!(answer, (13,));
+
+        plugin.disable();
+        assert!(matches!(
+            tokio.block_on(add.call((1,))),
+            Err(Error::Disabled { .. })
+        ));
+        plugin.enable();
+        tokio
+            .block_on(plugin.reconfigure([("start", "500")]))
+            .unwrap();
+        assert_eq!(tokio.block_on(add.call((1,))).unwrap(), (501,));
+
+        match tokio.block_on(plugin.lookup::<(u32,), (u32,)>("acme:counter/counter@0.3.0#add")) {
+            Err(Error::Signature { export, actual, .. }) => {
+                assert_eq!(export, "acme:counter/counter@0.3.0#add");
+                assert_eq!(actual, "func(n: u32) -> u64");
+            }
+            other => panic!("expected Signature, got {other:?}"),
+        }
+        match tokio.block_on(plugin.lookup::<(u32,), (u64,)>("acme:counter/counter@0.3.0#ad")) {
+            Err(Error::NoSuchExport { similar, .. }) => {
+                assert!(
+                    similar.contains(&"acme:counter/counter@0.3.0#add".to_owned()),
+                    "{similar:?}"
+                );
+            }
+            other => panic!("expected NoSuchExport, got {other:?}"),
+        }
+    }
+}
