@@ -76,16 +76,44 @@ pub(crate) fn capture_logs<T>(f: impl FnOnce() -> T) -> (T, Vec<Record>) {
 /// `records`: threads sharing `records` get one log, in the order the
 /// records were emitted.
 pub(crate) fn capture_logs_into<T>(records: &Arc<Mutex<Vec<Record>>>, f: impl FnOnce() -> T) -> T {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        let subscriber = tracing_subscriber::registry().with(Capture);
-        tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber");
-    });
+    install_capture();
+    // A callsite first hit on another thread while the subscriber was
+    // being installed may have cached "no interest" (a race in
+    // tracing-core's registry, seen under qemu where everything is slow):
+    // ask every callsite again.
+    tracing::callsite::rebuild_interest_cache();
     SINK.with(|sink| *sink.borrow_mut() = Some(Arc::clone(records)));
     let out = f();
     SINK.with(|sink| *sink.borrow_mut() = None);
     out
 }
+
+/// Installs the one global subscriber that captures plugin log records,
+/// once per process.
+fn install_capture() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let subscriber = tracing_subscriber::registry().with(Capture);
+        tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber");
+    });
+}
+
+/// On Linux (where the suite runs, natively and under qemu) the subscriber
+/// is installed before `main`, so that no test can hit a log callsite
+/// before there is a subscriber to be interested in it.
+#[cfg(target_os = "linux")]
+#[allow(
+    unsafe_code,
+    reason = "an ELF constructor: installing a tracing subscriber needs nothing from main"
+)]
+#[used]
+#[unsafe(link_section = ".init_array")]
+static INSTALL_CAPTURE_BEFORE_MAIN: extern "C" fn() = {
+    extern "C" fn install() {
+        install_capture();
+    }
+    install
+};
 
 /// How many captured records from `plugin` say exactly `message`.
 pub(crate) fn count(records: &[Record], plugin: &str, message: &str) -> usize {
@@ -188,3 +216,11 @@ pub(crate) fn c_compiler() -> std::process::Command {
 }
 
 pub(crate) use wasmplug_tests::this_test_binary;
+
+/// The capture subscriber is there before any test runs (this test calls
+/// nothing that would install it).
+#[cfg(target_os = "linux")]
+#[test]
+fn the_log_capture_is_installed_before_any_test_runs() {
+    assert!(tracing::dispatcher::has_been_set());
+}
