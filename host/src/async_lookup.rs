@@ -12,8 +12,7 @@ use crate::async_instance::AsyncInstance;
 use crate::async_plugin::AsyncPlugin;
 use crate::contract::Contract;
 use crate::error::{Error, Result};
-use crate::lookup::{find_export, similar_names};
-use crate::signature::func_signature;
+use crate::lookup::{find_export, signature_error, similar_names};
 
 impl<C: Contract> AsyncPlugin<C> {
     /// Go's `Lookup`, typed, as [`Plugin::lookup`](crate::Plugin::lookup):
@@ -53,16 +52,7 @@ impl<C: Contract> AsyncPlugin<C> {
             })
             .await?;
         if !typed {
-            return Err(Error::Signature {
-                plugin: label.to_string(),
-                export: name.to_owned(),
-                expected: format!(
-                    "fn{} -> {}",
-                    std::any::type_name::<P>(),
-                    std::any::type_name::<R>()
-                ),
-                actual: func_signature(&func_ty),
-            });
+            return Err(signature_error::<P, R>(label, name, &func_ty));
         }
         Ok(AsyncTypedExport {
             plugin: self.clone(),

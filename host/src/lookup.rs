@@ -52,16 +52,7 @@ impl<C: Contract> Plugin<C> {
             find_export(instance.pre().instance_pre().component(), name).ok_or_else(no_such)?;
         let func = handle
             .get_typed_func::<P, R>(&mut instance.store, &index)
-            .map_err(|_| Error::Signature {
-                plugin: label.to_string(),
-                export: name.to_owned(),
-                expected: format!(
-                    "fn{} -> {}",
-                    std::any::type_name::<P>(),
-                    std::any::type_name::<R>()
-                ),
-                actual: func_signature(&func_ty),
-            })?;
+            .map_err(|_| signature_error::<P, R>(label, name, &func_ty))?;
         Ok(TypedExport {
             plugin: self,
             name: name.to_owned(),
@@ -154,6 +145,25 @@ pub(crate) fn find_export(
             component.get_export(Some(&parent), func)
         }
         None => component.get_export(None, name),
+    }
+}
+
+/// [`Error::Signature`]: export `name` of `plugin` is not `fn(P) -> R`
+/// but `actual`.
+pub(crate) fn signature_error<P, R>(
+    plugin: &str,
+    name: &str,
+    actual: &wasmtime::component::types::ComponentFunc,
+) -> Error {
+    Error::Signature {
+        plugin: plugin.to_owned(),
+        export: name.to_owned(),
+        expected: format!(
+            "fn{} -> {}",
+            std::any::type_name::<P>(),
+            std::any::type_name::<R>()
+        ),
+        actual: func_signature(actual),
     }
 }
 
