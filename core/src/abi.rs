@@ -138,6 +138,14 @@ pub fn mangle(name: &str) -> String {
     out
 }
 
+/// The symbol of export `name`'s *dynamic* entry point (see the ABI):
+/// [`mangle`]`(name)` with the prefix `wasmplugdyn_` instead of
+/// `wasmplug_`, so that it is never the symbol of another export.
+pub fn dynamic_symbol(name: &str) -> String {
+    let mangled = mangle(name);
+    format!("wasmplugdyn_{}", &mangled["wasmplug_".len()..])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,8 +162,11 @@ mod tests {
             "f",
             "f-0",
         ];
-        let mangled: std::collections::HashSet<_> = names.iter().map(|n| mangle(n)).collect();
-        assert_eq!(mangled.len(), names.len());
+        let mangled: std::collections::HashSet<_> = names
+            .iter()
+            .flat_map(|n| [mangle(n), dynamic_symbol(n)])
+            .collect();
+        assert_eq!(mangled.len(), 2 * names.len());
         for m in &mangled {
             assert!(
                 m.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),

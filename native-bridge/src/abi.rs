@@ -59,6 +59,24 @@
 //! [`POST_CALL_SYMBOL`] on the same thread, which it does right after
 //! copying them out.
 //!
+//! ## Dynamic entry points
+//!
+//! Each exported function (not a resource drop) also has a *dynamic* entry
+//! point, named by [`dynamic_symbol`]:
+//!
+//! ```text
+//! unsafe extern "C" fn(args: *const *const c_void, out: *mut c_void) -> Status
+//! ```
+//!
+//! `args` points to one pointer per parameter, each to a value of the
+//! parameter's lowered type; `out` is as for the entry point (unused when
+//! the function has no result). It calls the entry point with those
+//! values, so everything else (borrowing, post-call, status) is the same.
+//! It is for callers that know the world only at run time (`wasmplug call`
+//! on a native library): they lay values out in memory from the WIT, but
+//! could not make a C call that passes structs of a run-time layout by
+//! value without a dynamic FFI library. Typed hosts never use it.
+//!
 //! Every plugin also exports the lifecycle of the base contract
 //! (`wasmplug:plugin/plugin@1.x.y#get-metadata`, `#init`, `#shutdown`) by
 //! the same rules.
@@ -125,7 +143,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 pub use wasmplug_core::abi::{
     ABI_VERSION, HEADER_SYMBOL, Header, IMPORTS_SYMBOL, LAST_ERROR_SYMBOL, MAGIC, POST_CALL_SYMBOL,
-    Str, mangle,
+    Str, dynamic_symbol, mangle,
 };
 
 /// The target triple this crate was built for (the plugin's, in a plugin;

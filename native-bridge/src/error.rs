@@ -226,4 +226,53 @@ pub enum NativeError {
         /// What was wrong.
         reason: String,
     },
+
+    /// A world read at run time that a dynamic host cannot serve
+    /// ([`NativeLoader::open_dynamic`](crate::NativeLoader::open_dynamic)).
+    #[error("world `{world}` cannot be called dynamically: {reason}")]
+    UnsupportedWorld {
+        /// `ns:pkg/world`.
+        world: String,
+        /// Why.
+        reason: String,
+    },
+
+    /// No export of that name (dynamic calls), or a bare name that several
+    /// interfaces export.
+    #[error(
+        "native plugin {plugin} has no export `{export}`{}",
+        if candidates.is_empty() { String::new() } else { format!(" (it has: {})", candidates.join(", ")) }
+    )]
+    NoSuchExport {
+        /// `name@version`.
+        plugin: String,
+        /// The name asked for.
+        export: String,
+        /// The exports it could mean, or all of them.
+        candidates: Vec<String>,
+    },
+
+    /// An export that cannot be called dynamically (its parameters or
+    /// result are resource handles).
+    #[error("`{export}` of native plugin {plugin} cannot be called dynamically: {reason}")]
+    UnsupportedExport {
+        /// `name@version`.
+        plugin: String,
+        /// The export.
+        export: String,
+        /// Why.
+        reason: String,
+    },
+
+    /// Arguments of a dynamic call that do not fit the export's
+    /// parameters.
+    #[error("invalid arguments for `{export}` of native plugin {plugin}: {reason}")]
+    InvalidArgument {
+        /// `name@version`.
+        plugin: String,
+        /// The export.
+        export: String,
+        /// What does not fit.
+        reason: String,
+    },
 }

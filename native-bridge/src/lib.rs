@@ -40,6 +40,8 @@
 //! and the speed of a direct call.
 
 pub mod abi;
+#[cfg(feature = "dynamic")]
+mod dynamic;
 #[cfg(feature = "host")]
 mod error;
 mod guest;
@@ -57,6 +59,8 @@ mod value;
 
 pub use wasmplug_native_macros::{bindings, generate};
 
+#[cfg(feature = "dynamic")]
+pub use dynamic::{DynamicExport, DynamicNativePlugin};
 #[cfg(feature = "host")]
 pub use error::NativeError;
 #[cfg(feature = "host")]

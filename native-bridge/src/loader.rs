@@ -117,7 +117,111 @@ impl NativeLoader {
         path: impl AsRef<Path>,
         host: W::Host,
     ) -> Result<NativePlugin<W>, NativeError> {
-        let path = path.as_ref();
+        let (source, bytes, digest) = self.read(path.as_ref())?;
+        let request = Request {
+            digest,
+            variant: 0,
+            on_conflict: OnConflict::Refuse,
+        };
+        let inner = registry().open(
+            request,
+            // One variant only: a native library's state is the process's.
+            |_| None,
+            // SAFETY: forwarded to the caller.
+            || unsafe {
+                load(
+                    &source,
+                    &bytes,
+                    digest,
+                    &Expected {
+                        contract: W::CONTRACT,
+                        world: W::WORLD,
+                        wit_digest: W::WIT_DIGEST,
+                    },
+                    // SAFETY: `load` calls it once the header matched W.
+                    |library| W::resolve(library),
+                    |label| W::import_table(ImportContext::leak(label, host)),
+                )
+            },
+            |loaded: &Loaded<W::Entries>| Claim {
+                name: loaded.metadata.name.clone(),
+                version: loaded.metadata.version.clone(),
+                origin: Origin::File(source.clone()),
+            },
+            // SAFETY: `load` checked the library against W.
+            |loaded| unsafe { self.start(loaded) },
+            |conflict| NativeError::Conflict(Box::new(conflict)),
+        )?;
+        Ok(NativePlugin { inner })
+    }
+
+    /// Runs the plugin's `init` with this configuration.
+    ///
+    /// # Safety
+    ///
+    /// `loaded` was checked against its world by [`load`].
+    unsafe fn start<W: World>(
+        &self,
+        loaded: Loaded<W::Entries>,
+    ) -> Result<Arc<Inner<W>>, NativeError> {
+        // SAFETY: forwarded to the caller.
+        unsafe { self.init(&loaded) }?;
+        let Loaded {
+            library,
+            entries,
+            metadata,
+            digest,
+            post_call,
+            init: _,
+            shutdown,
+        } = loaded;
+        Ok(Arc::new(Inner::<W> {
+            library,
+            entries,
+            label: metadata.to_string(),
+            metadata,
+            digest,
+            post_call,
+            shutdown,
+            enabled: AtomicBool::new(true),
+        }))
+    }
+
+    /// Runs `loaded`'s `init` with this configuration.
+    ///
+    /// # Safety
+    ///
+    /// `loaded` was checked by [`load`].
+    pub(crate) unsafe fn init<E>(&self, loaded: &Loaded<E>) -> Result<(), NativeError> {
+        let label = loaded.metadata.to_string();
+        let mut arena = Arena::new();
+        let config = self.config.lower(&mut arena);
+        let mut out = MaybeUninit::uninit();
+        // SAFETY: the ABI's `init`; `config` borrows `self.config` and
+        // `arena`, both alive for the call.
+        let status = unsafe { (loaded.init)(config, out.as_mut_ptr()) };
+        let export = format!("{BASE}#init");
+        // SAFETY: on OK the plugin wrote `out`, valid until post-call.
+        let outcome: Result<(), String> = unsafe {
+            finish_call(
+                &loaded.library,
+                &label,
+                loaded.post_call,
+                status,
+                &export,
+                &out,
+                true,
+            )
+        }?;
+        outcome.map_err(|message| NativeError::Init {
+            plugin: label,
+            message,
+        })
+    }
+
+    /// Reads the library at `path` as [`open`](Self::open) does, within
+    /// this loader's size limit, with its content digest.
+    pub(crate) fn read(&self, path: &Path) -> Result<(PathBuf, Vec<u8>, Digest), NativeError> {
         let io = |source| NativeError::Io {
             path: path.to_owned(),
             source,
@@ -137,73 +241,7 @@ impl NativeLoader {
             other => io(std::io::Error::other(other.to_string())),
         })?;
         let digest = Digest::of(&bytes);
-
-        let request = Request {
-            digest,
-            variant: 0,
-            on_conflict: OnConflict::Refuse,
-        };
-        let inner = registry().open(
-            request,
-            // One variant only: a native library's state is the process's.
-            |_| None,
-            // SAFETY: forwarded to the caller.
-            || unsafe { load::<W>(&source, &bytes, digest, host) },
-            |loaded: &Loaded<W>| Claim {
-                name: loaded.metadata.name.clone(),
-                version: loaded.metadata.version.clone(),
-                origin: Origin::File(source.clone()),
-            },
-            // SAFETY: `load` checked the library against W.
-            |loaded| unsafe { self.start(loaded) },
-            |conflict| NativeError::Conflict(Box::new(conflict)),
-        )?;
-        Ok(NativePlugin { inner })
-    }
-
-    /// Hands the plugin its imports and runs its `init`.
-    ///
-    /// # Safety
-    ///
-    /// `loaded` was checked against `W` by [`load`].
-    unsafe fn start<W: World>(&self, loaded: Loaded<W>) -> Result<Arc<Inner<W>>, NativeError> {
-        let Loaded {
-            library,
-            entries,
-            metadata,
-            digest,
-            post_call,
-            init,
-            shutdown,
-        } = loaded;
-        let label = metadata.to_string();
-
-        let mut arena = Arena::new();
-        let config = self.config.lower(&mut arena);
-        let mut out = MaybeUninit::uninit();
-        // SAFETY: the ABI's `init`; `config` borrows `self.config` and
-        // `arena`, both alive for the call.
-        let status = unsafe { init(config, out.as_mut_ptr()) };
-        let export = format!("{BASE}#init");
-        // SAFETY: on OK the plugin wrote `out`, valid until post-call.
-        let outcome: Result<(), String> =
-            unsafe { finish_call(&library, &label, post_call, status, &export, &out, true) }?;
-        if let Err(message) = outcome {
-            return Err(NativeError::Init {
-                plugin: label,
-                message,
-            });
-        }
-        Ok(Arc::new(Inner::<W> {
-            library,
-            entries,
-            metadata,
-            digest,
-            label,
-            post_call,
-            shutdown,
-            enabled: AtomicBool::new(true),
-        }))
+        Ok((source, bytes, digest))
     }
 }
 
@@ -227,41 +265,42 @@ impl<W: World> NativePlugin<W> {
     }
 }
 
-/// A library loaded and checked against its world, before `init`.
-struct Loaded<W: World> {
-    library: NativeLibrary,
-    entries: W::Entries,
-    metadata: Metadata,
-    digest: Digest,
-    post_call: PostCall,
-    init: Init,
-    shutdown: Shutdown,
+/// A library loaded and checked against its world, with its entry points
+/// `E`, before `init`.
+pub(crate) struct Loaded<E> {
+    pub(crate) library: NativeLibrary,
+    pub(crate) entries: E,
+    pub(crate) metadata: Metadata,
+    pub(crate) digest: Digest,
+    pub(crate) post_call: PostCall,
+    pub(crate) init: Init,
+    pub(crate) shutdown: Shutdown,
 }
 
 /// Loads a private copy of `bytes` (read from `source`), checks its header
-/// against `W`, resolves its entry points, hands it `host`'s imports and
-/// reads its metadata.
+/// against `expected`, resolves its entry points with `resolve`, hands it
+/// the import table `table` makes for its `name@version`, and reads its
+/// metadata.
 ///
 /// # Safety
 ///
 /// As [`NativeLoader::open`]: the caller trusts the library's code.
-unsafe fn load<W: World>(
+/// `resolve` and `table` must be right for any library whose header
+/// matches `expected`.
+pub(crate) unsafe fn load<E>(
     source: &Path,
     bytes: &[u8],
     digest: Digest,
-    host: W::Host,
-) -> Result<Loaded<W>, NativeError> {
+    expected: &Expected<'_>,
+    resolve: impl FnOnce(&NativeLibrary) -> Result<E, NativeError>,
+    table: impl FnOnce(&str) -> *const c_void,
+) -> Result<Loaded<E>, NativeError> {
     let copy = private_copy(bytes, digest).map_err(|e| NativeError::Io {
         path: source.to_owned(),
         source: e,
     })?;
-    let expected = Expected {
-        contract: W::CONTRACT,
-        world: W::WORLD,
-        wit_digest: W::WIT_DIGEST,
-    };
     // SAFETY: the caller trusts the library; `copy` holds its bytes.
-    let opened = unsafe { NativeLibrary::open_copy(source, &copy, &expected) };
+    let opened = unsafe { NativeLibrary::open_copy(source, &copy, expected) };
     // The mapping keeps the code; the file is no longer needed.
     let _ = std::fs::remove_file(&copy);
     let library = opened?;
@@ -279,11 +318,10 @@ unsafe fn load<W: World>(
             library.entry::<Shutdown>(&format!("{BASE}#shutdown"))?,
         )
     };
-    // SAFETY: the header matched W.
-    let entries = unsafe { W::resolve(&library) }?;
+    let entries = resolve(&library)?;
 
     // The table and its context live as long as the library: forever.
-    let table = W::import_table(ImportContext::leak(&label, host));
+    let table = table(&label);
     // SAFETY: the ABI's imports entry point, called once, before any
     // export, with a table that outlives the library.
     unsafe { set_imports(table) };

@@ -19,6 +19,7 @@ mod lifecycle;
 mod loading;
 mod manifest;
 mod native;
+mod native_dynamic;
 mod polyglot;
 mod pool;
 mod portability;

@@ -303,7 +303,7 @@ pub(crate) fn generate(opts: &options::Host) -> syn::Result<TokenStream> {
 
     let contract = LitStr::new(&world.contract(), world.span);
     let world_name = LitStr::new(&world.world_name(), world.span);
-    let digest = crate::digest::digest(&world)?;
+    let digest = world.digest()?;
     let digest = digest.iter();
     let track = world.track_files();
     let api_doc = format!(

@@ -11,7 +11,6 @@
 //!   as typed methods), its implementation for `NativePlugin<World>`, and
 //!   optionally for the Wasm backend's `wasmplug::Plugin`.
 
-mod digest;
 mod guest;
 mod host;
 mod model;

@@ -7,18 +7,14 @@ use heck::{ToSnakeCase, ToUpperCamelCase};
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
 use syn::{Ident, LitStr};
-use wit_parser::{
-    Function, FunctionKind, InterfaceId, Resolve, Type, TypeDefKind, WorldId, WorldItem, WorldKey,
-};
+use wasmplug_native_wit::AbiWorld;
+use wit_parser::{Function, FunctionKind, InterfaceId, Resolve, Type, TypeId, WorldId};
 
 use crate::options::Source;
 
 mod types;
 
-/// The interface every plugin exports: its lifecycle.
-pub(crate) const BASE: &str = "wasmplug:plugin/plugin";
-/// The one host import ABI v1 hosts provide.
-pub(crate) const LOG: &str = "wasmplug:plugin/log";
+pub(crate) use wasmplug_native_wit::{BASE, Func, LOG};
 
 /// A loaded world.
 pub(crate) struct World {
@@ -27,13 +23,6 @@ pub(crate) struct World {
     /// Every WIT file read, to rebuild when one changes.
     pub(crate) files: Vec<PathBuf>,
     pub(crate) span: Span,
-}
-
-/// A function the world imports or exports, with its interface.
-#[derive(Clone, Copy)]
-pub(crate) struct Func<'a> {
-    pub(crate) iface: InterfaceId,
-    pub(crate) func: &'a Function,
 }
 
 impl World {
@@ -81,90 +70,49 @@ impl World {
         quote!(#(#files)*)
     }
 
+    /// The world as the native ABI reads it (shared with run-time callers).
+    pub(crate) fn abi(&self) -> AbiWorld<'_> {
+        AbiWorld::new(&self.resolve, self.id)
+    }
+
     /// `ns:pkg@1.2.3` of the world's package.
     pub(crate) fn contract(&self) -> String {
-        let pkg = self.resolve.worlds[self.id]
-            .package
-            .expect("a package's world");
-        self.resolve.packages[pkg].name.to_string()
+        self.abi().contract()
     }
 
     /// `ns:pkg/world`.
     pub(crate) fn world_name(&self) -> String {
-        let world = &self.resolve.worlds[self.id];
-        let pkg = &self.resolve.packages[world.package.expect("a package's world")].name;
-        format!("{}:{}/{}", pkg.namespace, pkg.name, world.name)
+        self.abi().world_name()
     }
 
-    /// `ns:pkg/iface`, without the version: symbol names and export names
-    /// of the native ABI do not carry versions (the header does).
+    /// `ns:pkg/iface`, without the version.
     pub(crate) fn iface_id(&self, iface: InterfaceId) -> String {
-        let i = &self.resolve.interfaces[iface];
-        let pkg = &self.resolve.packages[i.package.expect("a package's interface")].name;
-        format!(
-            "{}:{}/{}",
-            pkg.namespace,
-            pkg.name,
-            i.name.as_deref().unwrap_or("?")
-        )
+        self.abi().iface_id(iface)
     }
 
     /// `ns:pkg/iface#name`.
     pub(crate) fn export_name(&self, f: &Func<'_>) -> String {
-        format!("{}#{}", self.iface_id(f.iface), f.func.name)
+        self.abi().export_name(f)
     }
 
     /// The interfaces the world imports (`exported == false`) or exports.
     pub(crate) fn interfaces(&self, exported: bool) -> syn::Result<Vec<InterfaceId>> {
-        let world = &self.resolve.worlds[self.id];
-        let items = if exported {
-            &world.exports
-        } else {
-            &world.imports
-        };
-        let mut out = Vec::new();
-        for (key, item) in items {
-            match item {
-                WorldItem::Interface { id, .. } => {
-                    if matches!(key, WorldKey::Name(_)) {
-                        return Err(self.error(format!(
-                            "inline interface `{}` in the world: the native generator needs \
-                             named interfaces",
-                            self.resolve.name_world_key(key)
-                        )));
-                    }
-                    out.push(*id);
-                }
-                WorldItem::Function(f) => {
-                    return Err(self.error(format!(
-                        "world-level function `{}`: the native generator supports functions \
-                         in interfaces only",
-                        f.name
-                    )));
-                }
-                WorldItem::Type { .. } => {}
-            }
-        }
-        Ok(out)
+        self.abi().interfaces(exported).map_err(|e| self.error(e))
     }
 
     /// Every function of the interfaces the world imports or exports, in
     /// world order.
     pub(crate) fn functions(&self, exported: bool) -> syn::Result<Vec<Func<'_>>> {
-        let mut out = Vec::new();
-        for iface in self.interfaces(exported)? {
-            for func in self.resolve.interfaces[iface].functions.values() {
-                out.push(Func { iface, func });
-            }
-        }
-        Ok(out)
+        self.abi().functions(exported).map_err(|e| self.error(e))
+    }
+
+    /// The WIT digest the header records.
+    pub(crate) fn digest(&self) -> syn::Result<[u8; 32]> {
+        self.abi().digest().map_err(|e| self.error(e))
     }
 
     pub(crate) fn is_exported(&self, iface: InterfaceId) -> bool {
-        self.resolve.worlds[self.id]
-            .exports
-            .values()
-            .any(|item| matches!(item, WorldItem::Interface { id, .. } if *id == iface))
+        self.abi().is_exported(iface)
     }
 
     /// The module path of an interface below the bindings' root:
@@ -190,126 +138,22 @@ impl World {
 
     /// Follows type aliases (`use`, `type x = y`) to the defining type.
     pub(crate) fn canonical(&self, ty: Type) -> Type {
-        match ty {
-            Type::Id(id) => match &self.resolve.types[id].kind {
-                TypeDefKind::Type(inner) => self.canonical(*inner),
-                _ => ty,
-            },
-            other => other,
-        }
+        self.abi().canonical(ty)
     }
 
-    /// Whether values of `ty` own memory (a string or list inside): their
-    /// results are kept until post-call, and wasmtime passes them borrowed.
+    /// For a handle type, its resource and whether it is owned.
+    pub(crate) fn handle(&self, ty: &Type) -> Option<(TypeId, bool)> {
+        self.abi().handle(ty)
+    }
+
+    /// Whether values of `ty` own memory (a string or list inside).
     pub(crate) fn has_list(&self, ty: &Type) -> bool {
-        match self.canonical(*ty) {
-            Type::String => true,
-            Type::Id(id) => match &self.resolve.types[id].kind {
-                TypeDefKind::List(_) => true,
-                TypeDefKind::Record(r) => r.fields.iter().any(|f| self.has_list(&f.ty)),
-                TypeDefKind::Variant(v) => v
-                    .cases
-                    .iter()
-                    .any(|c| c.ty.as_ref().is_some_and(|t| self.has_list(t))),
-                TypeDefKind::Tuple(t) => t.types.iter().any(|t| self.has_list(t)),
-                TypeDefKind::Option(t) => self.has_list(t),
-                TypeDefKind::Result(r) => [r.ok, r.err].iter().flatten().any(|t| self.has_list(t)),
-                _ => false,
-            },
-            _ => false,
-        }
-    }
-
-    /// Refuses what ABI v1 cannot carry, naming it.
-    /// `within` is the type `ty` is part of (none for a parameter or result).
-    pub(crate) fn check_supported(
-        &self,
-        ty: &Type,
-        context: &str,
-        within: Option<&str>,
-    ) -> syn::Result<()> {
-        let unsupported = |what: &str| {
-            Err(self.error(format!(
-                "{context}: WIT type `{what}` is not supported by the native ABI (v1)"
-            )))
-        };
-        match ty {
-            Type::ErrorContext => unsupported("error-context"),
-            Type::Id(id) => {
-                let def = &self.resolve.types[*id];
-                let name = def.name.clone().unwrap_or_else(|| def.kind.as_str().into());
-                match &def.kind {
-                    TypeDefKind::Flags(_) => unsupported(&format!("flags {name}")),
-                    TypeDefKind::Map(..) => unsupported("map"),
-                    TypeDefKind::FixedLengthList(..) => unsupported("fixed-length list"),
-                    TypeDefKind::Future(_) => unsupported("future"),
-                    TypeDefKind::Stream(_) => unsupported("stream"),
-                    TypeDefKind::Unknown => unsupported("unknown"),
-                    TypeDefKind::Handle(_) if within.is_some() => Err(self.error(format!(
-                        "{context}: resource handles are supported as parameters and results \
-                         only, not inside `{}`",
-                        within.unwrap_or_default()
-                    ))),
-                    TypeDefKind::Handle(_) | TypeDefKind::Resource => Ok(()),
-                    TypeDefKind::Type(t) => self.check_supported(t, context, within),
-                    TypeDefKind::List(t) | TypeDefKind::Option(t) => {
-                        self.check_supported(t, context, Some(&name))
-                    }
-                    TypeDefKind::Record(r) => r
-                        .fields
-                        .iter()
-                        .try_for_each(|f| self.check_supported(&f.ty, context, Some(&name))),
-                    TypeDefKind::Variant(v) => v
-                        .cases
-                        .iter()
-                        .filter_map(|c| c.ty.as_ref())
-                        .try_for_each(|t| self.check_supported(t, context, Some(&name))),
-                    TypeDefKind::Tuple(t) if t.types.len() > 4 => {
-                        unsupported("tuple of more than 4")
-                    }
-                    TypeDefKind::Tuple(t) => t
-                        .types
-                        .iter()
-                        .try_for_each(|t| self.check_supported(t, context, Some(&name))),
-                    TypeDefKind::Result(r) => [r.ok, r.err]
-                        .iter()
-                        .flatten()
-                        .try_for_each(|t| self.check_supported(t, context, Some(&name))),
-                    TypeDefKind::Enum(_) => Ok(()),
-                }
-            }
-            _ => Ok(()),
-        }
+        self.abi().has_list(ty)
     }
 
     /// Checks every parameter and result of `f`, and its kind.
     pub(crate) fn check_function(&self, f: &Func<'_>) -> syn::Result<()> {
-        let context = format!("`{}`", self.export_name(f));
-        match f.func.kind {
-            FunctionKind::Freestanding | FunctionKind::Method(_) => {}
-            _ => {
-                return Err(self.error(format!(
-                    "{context}: only plain functions and resource methods are supported by \
-                     the native generator (not constructors, static or async functions)"
-                )));
-            }
-        }
-        for p in &f.func.params {
-            self.check_supported(&p.ty, &context, None)?;
-        }
-        if let Some(r) = &f.func.result {
-            self.check_supported(r, &context, None)?;
-        }
-        let types = f.func.params.iter().map(|p| &p.ty).chain(&f.func.result);
-        let handles = matches!(f.func.kind, FunctionKind::Method(_))
-            || types.into_iter().any(|t| self.handle(t).is_some());
-        if handles && !self.is_exported(f.iface) {
-            return Err(self.error(format!(
-                "{context}: imported resources (resources the host implements) are not \
-                 supported by the native ABI (v1)"
-            )));
-        }
-        Ok(())
+        self.abi().check_function(f).map_err(|e| self.error(e))
     }
 }
 

@@ -15,15 +15,17 @@ pub(super) fn export_macro(world: &World, exports: &[Func<'_>]) -> syn::Result<T
     let root = quote!(crate);
     let contract = LitStr::new(&world.contract(), world.span);
     let world_name = LitStr::new(&world.world_name(), world.span);
-    let digest = crate::digest::digest(world)?;
+    let digest = world.digest()?;
     let handle = |_: TypeId, _: bool| quote!(u64);
     let mut entries = Vec::new();
     for f in exports {
         let export = world.export_name(f);
         let symbol = format_ident!("{}", wasmplug_core::abi::mangle(&export));
+        let dynamic = format_ident!("{}", wasmplug_core::abi::dynamic_symbol(&export));
         let iface_path = world.iface_path(f.iface);
         let guest = quote!(<$ty as #root::#iface_path::Guest>);
         let mut params = Vec::new();
+        let mut param_tys = Vec::new();
         let mut lifts = Vec::new();
         let mut args = Vec::new();
         let is_method = matches!(f.func.kind, FunctionKind::Method(_));
@@ -31,6 +33,7 @@ pub(super) fn export_macro(world: &World, exports: &[Func<'_>]) -> syn::Result<T
             let a = format_ident!("a{}", i);
             if let Some((r, own)) = world.handle(&p.ty) {
                 params.push(quote!(#a: u64));
+                param_tys.push(quote!(u64));
                 let rname = world.type_name(r);
                 if is_method && i == 0 {
                     lifts.push(quote! {
@@ -53,6 +56,7 @@ pub(super) fn export_macro(world: &World, exports: &[Func<'_>]) -> syn::Result<T
             } else {
                 let t = world.owned(&root, &p.ty, &handle);
                 params.push(quote!(#a: <#t as #krate::__private::Lower>::Lowered));
+                param_tys.push(quote!(<#t as #krate::__private::Lower>::Lowered));
                 lifts.push(quote! {
                     // SAFETY: the host lends its arguments for the call.
                     let #a: #t = unsafe { #krate::__private::Lift::lift(&#a) }
@@ -75,8 +79,8 @@ pub(super) fn export_macro(world: &World, exports: &[Func<'_>]) -> syn::Result<T
                 quote!(#guest::#name(#(#args),*))
             }
         };
-        let (out_param, write) = match &f.func.result {
-            None => (quote!(), quote!(#call;)),
+        let (out_param, out_arg, write) = match &f.func.result {
+            None => (quote!(), quote!(), quote!(#call;)),
             Some(r) => {
                 let owned_handle = world.handle(r).is_some();
                 let t = if owned_handle {
@@ -94,6 +98,7 @@ pub(super) fn export_macro(world: &World, exports: &[Func<'_>]) -> syn::Result<T
                 };
                 (
                     quote!(out: *mut #t),
+                    quote!(out.cast()),
                     quote! {
                         let result = #call;
                         let lowered = #lower;
@@ -103,6 +108,7 @@ pub(super) fn export_macro(world: &World, exports: &[Func<'_>]) -> syn::Result<T
                 )
             }
         };
+        let indices = 0..param_tys.len();
         entries.push(quote! {
             #[unsafe(no_mangle)]
             #[doc(hidden)]
@@ -111,6 +117,19 @@ pub(super) fn export_macro(world: &World, exports: &[Func<'_>]) -> syn::Result<T
                     #(#lifts)*
                     #write
                 })
+            }
+
+            #[unsafe(no_mangle)]
+            #[doc(hidden)]
+            pub unsafe extern "C" fn #dynamic(
+                args: *const *const ::core::ffi::c_void,
+                out: *mut ::core::ffi::c_void,
+            ) -> #krate::abi::Status {
+                let _ = (&args, &out);
+                // SAFETY: the ABI's dynamic entry points: `args` holds one
+                // pointer per parameter, each to a value of its lowered
+                // type, and `out` is as for the entry point.
+                unsafe { #symbol(#(::core::ptr::read((*args.add(#indices)).cast::<#param_tys>()),)* #out_arg) }
             }
         });
     }

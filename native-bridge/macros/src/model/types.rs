@@ -5,30 +5,12 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::Ident;
-use wit_parser::{Handle, Type, TypeDefKind, TypeId, TypeOwner};
+use wit_parser::{Type, TypeDefKind, TypeId, TypeOwner};
 
 use super::{Func, World, camel, snake};
 
 impl World {
-    /// The resource a handle type points to.
-    pub(crate) fn handle(&self, ty: &Type) -> Option<(TypeId, bool)> {
-        let Type::Id(id) = self.canonical(*ty) else {
-            return None;
-        };
-        match self.resolve.types[id].kind {
-            TypeDefKind::Handle(Handle::Own(r)) => Some((self.resource(r), true)),
-            TypeDefKind::Handle(Handle::Borrow(r)) => Some((self.resource(r), false)),
-            _ => None,
-        }
-    }
-
-    fn resource(&self, id: TypeId) -> TypeId {
-        match self.resolve.types[id].kind {
-            TypeDefKind::Type(Type::Id(inner)) => self.resource(inner),
-            _ => id,
-        }
-    }
-
+    /// A named type's Rust name.
     pub(crate) fn type_name(&self, id: TypeId) -> Ident {
         camel(self.resolve.types[id].name.as_deref().unwrap_or("anon"))
     }
