@@ -11,6 +11,8 @@ use wasmplug::wasmtime::component::wasm_wave::untyped::UntypedFuncCall;
 use wasmplug::{Capabilities, DirAccess, DynamicPlugin, Limits, Output, Runtime};
 
 use crate::failure::{Failure, Outcome};
+use crate::inspect::is_native_library;
+use crate::native::{NativeCall, WitOptions};
 use crate::units;
 
 /// How the plugin is opened: its settings, grants and limits.
@@ -48,6 +50,25 @@ fn key_value(text: &str) -> Result<(String, String), String> {
 }
 
 impl PluginOptions {
+    /// The settings for `init`.
+    pub(crate) fn config(&self) -> &[(String, String)] {
+        &self.config
+    }
+
+    /// The first grant or limit given, which only a sandbox can honour.
+    pub(crate) fn sandbox_flag(&self) -> Option<&'static str> {
+        [
+            ("--dir", !self.dirs.is_empty()),
+            ("--env", !self.env.is_empty()),
+            ("--stdout", self.stdout != "null"),
+            ("--stderr", self.stderr != "null"),
+            ("--deadline", self.deadline.is_some()),
+            ("--max-memory", self.max_memory.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(flag, given)| given.then_some(flag))
+    }
+
     fn capabilities(&self) -> Outcome<Option<Capabilities>> {
         let mut caps = Capabilities::none();
         let mut any = false;
@@ -124,16 +145,8 @@ pub(crate) struct Call {
 /// Parses `expression` (`f(1, "x")`, or a bare `f` for no arguments)
 /// against the plugin's export of that name.
 pub(crate) fn parse(plugin: &DynamicPlugin, expression: &str) -> Outcome<Call> {
-    let expression = expression.trim();
-    let with_parens = if expression.ends_with(')') {
-        expression.to_owned()
-    } else {
-        format!("{expression}()")
-    };
-    // WAVE names are kebab-case identifiers: an `interface#function` name
-    // is split off before the arguments are parsed.
-    let open = with_parens.find('(').unwrap_or(with_parens.len());
-    let (name, args) = with_parens.split_at(open);
+    let (name, args) = split_call(expression);
+    let args = args.as_str();
     let (export, ty) = plugin.resolve(name.trim())?;
     let source = format!("f{args}");
     let call = UntypedFuncCall::parse(&source)
@@ -146,6 +159,21 @@ pub(crate) fn parse(plugin: &DynamicPlugin, expression: &str) -> Outcome<Call> {
         ))
     })?;
     Ok(Call { export, params })
+}
+
+/// `export(args)` split into the export's name and `(args)`; a bare name
+/// gets `()`. WAVE names are kebab-case identifiers, so an
+/// `interface#function` name is split off before the arguments are parsed.
+pub(crate) fn split_call(expression: &str) -> (String, String) {
+    let expression = expression.trim();
+    let with_parens = if expression.ends_with(')') {
+        expression.to_owned()
+    } else {
+        format!("{expression}()")
+    };
+    let open = with_parens.find('(').unwrap_or(with_parens.len());
+    let (name, args) = with_parens.split_at(open);
+    (name.to_owned(), args.to_owned())
 }
 
 fn signature(plugin: &DynamicPlugin, export: &str) -> String {
@@ -168,38 +196,109 @@ pub(crate) fn show(results: &[Val]) -> Outcome<String> {
         .map(|lines| lines.join("\n"))
 }
 
-/// `wasmplug call`.
-pub(crate) fn run(path: &Path, expression: &str, options: &PluginOptions) -> Outcome {
-    let runtime = options.runtime()?;
-    let mut plugin = options.open(&runtime, path)?;
-    let call = parse(&plugin, expression)?;
-    let results = plugin.call(&call.export, &call.params)?;
-    let shown = show(&results)?;
+/// `wasmplug call`: on a component, or on a native library through the
+/// `--wit` world.
+pub(crate) fn run(
+    path: &Path,
+    expression: &str,
+    options: &PluginOptions,
+    wit: &WitOptions,
+) -> Outcome {
+    let shown = if is_native_library(path)? {
+        NativeCall::open(path, expression, wit, options)?.call()?
+    } else {
+        wit.refuse_for_component()?;
+        let runtime = options.runtime()?;
+        let mut plugin = options.open(&runtime, path)?;
+        let call = parse(&plugin, expression)?;
+        let results = plugin.call(&call.export, &call.params)?;
+        show(&results)?
+    };
     if !shown.is_empty() {
         crate::say!("{shown}");
     }
     Ok(())
 }
 
-/// `wasmplug bench`: `iterations` calls after a warm-up, timed one by one.
+/// What `wasmplug bench` times.
+pub(crate) struct BenchOptions<'a> {
+    pub(crate) iterations: usize,
+    pub(crate) quiet: bool,
+    /// The component's native library, timed after it through `wit`.
+    pub(crate) native: Option<&'a Path>,
+    pub(crate) wit: &'a WitOptions,
+}
+
+/// `wasmplug bench`: `iterations` calls after a warm-up, timed one by one;
+/// of a component (and its native library, if given, then both medians
+/// compared) or of a native library.
 pub(crate) fn bench(
     path: &Path,
     expression: &str,
     options: &PluginOptions,
-    iterations: usize,
-    quiet: bool,
+    bench: &BenchOptions<'_>,
 ) -> Outcome {
+    if is_native_library(path)? {
+        if bench.native.is_some() {
+            return Err(Failure::usage(
+                "--native names a component's native library: FILE is one already",
+            ));
+        }
+        time_native(path, expression, options, bench)?;
+        return Ok(());
+    }
+    if bench.native.is_none() {
+        bench.wit.refuse_for_component()?;
+    }
     let runtime = options.runtime()?;
     let started = Instant::now();
     let mut plugin = options.open(&runtime, path)?;
     let open_time = started.elapsed();
     let call = parse(&plugin, expression)?;
-    let iterations = iterations.max(1);
+    let wasm = time(&call.export, "component", open_time, bench, || {
+        plugin.call(&call.export, &call.params).map(drop)?;
+        Ok(())
+    })?;
+    if let Some(native) = bench.native {
+        let native = time_native(native, expression, options, bench)?;
+        crate::say!(
+            "component / native library: {:.2}x (medians)",
+            wasm.median.as_secs_f64() / native.median.as_secs_f64().max(1e-12)
+        );
+    }
+    Ok(())
+}
+
+fn time_native(
+    path: &Path,
+    expression: &str,
+    options: &PluginOptions,
+    bench: &BenchOptions<'_>,
+) -> Outcome<Stats> {
+    let started = Instant::now();
+    let call = NativeCall::open(path, expression, bench.wit, options)?;
+    let open_time = started.elapsed();
+    let export = call.export().name().to_owned();
+    time(&export, "native library", open_time, bench, || {
+        call.call().map(drop)
+    })
+}
+
+/// Times `f`: a warm-up, then `iterations` calls one by one, with a
+/// progress bar unless quiet; prints and returns the statistics.
+fn time(
+    export: &str,
+    what: &str,
+    open_time: Duration,
+    bench: &BenchOptions<'_>,
+    mut f: impl FnMut() -> Outcome,
+) -> Outcome<Stats> {
+    let iterations = bench.iterations.max(1);
     let warmup = (iterations / 10).clamp(1, 1000);
     for _ in 0..warmup {
-        plugin.call(&call.export, &call.params)?;
+        f()?;
     }
-    let bar = if quiet {
+    let bar = if bench.quiet {
         indicatif::ProgressBar::hidden()
     } else {
         let bar = indicatif::ProgressBar::new(iterations as u64);
@@ -212,7 +311,7 @@ pub(crate) fn bench(
     let mut times = Vec::with_capacity(iterations);
     for i in 0..iterations {
         let start = Instant::now();
-        plugin.call(&call.export, &call.params)?;
+        f()?;
         times.push(start.elapsed());
         if i % 64 == 0 {
             bar.set_position(i as u64);
@@ -221,8 +320,7 @@ pub(crate) fn bench(
     bar.finish_and_clear();
     let stats = Stats::of(&mut times);
     crate::say!(
-        "{}: {iterations} calls (after {warmup} warm-up calls); open + init {}",
-        call.export,
+        "{export} ({what}): {iterations} calls (after {warmup} warm-up calls); open + init {}",
         units::show_time(open_time)
     );
     crate::say!(
@@ -233,7 +331,7 @@ pub(crate) fn bench(
         units::show_time(stats.p90),
         units::show_time(stats.max)
     );
-    Ok(())
+    Ok(stats)
 }
 
 /// Median, median absolute deviation and a few order statistics.

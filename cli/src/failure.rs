@@ -116,7 +116,22 @@ fn trap_sentence(plugin: &str, export: &str, reason: &str) -> String {
 
 impl From<wasmplug_native::NativeError> for Failure {
     fn from(e: wasmplug_native::NativeError) -> Self {
-        Failure::bad_plugin(e.to_string())
+        use wasmplug_native::NativeError as E;
+        let code = match &e {
+            E::Panic { .. } | E::InvalidResult { .. } | E::Init { .. } => EXIT_FAULT,
+            E::InvalidArgument { .. } => EXIT_USAGE,
+            _ => EXIT_BAD_PLUGIN,
+        };
+        let mut message = e.to_string();
+        if let E::MissingEntryPoint { symbol, .. } = &e
+            && symbol.starts_with("wasmplugdyn_")
+        {
+            message.push_str(
+                ": a dynamic entry point, which libraries built with an older \
+                 wasmplug-native lack; rebuild the plugin",
+            );
+        }
+        Failure { code, message }
     }
 }
 

@@ -70,6 +70,12 @@ fn read_head(path: &Path) -> Outcome<Vec<u8>> {
     Ok(head)
 }
 
+/// Whether `path` is a native library (an object file, by its magic)
+/// rather than a component.
+pub(crate) fn is_native_library(path: &Path) -> Outcome<bool> {
+    Ok(is_object_file(&read_head(path)?))
+}
+
 fn is_object_file(head: &[u8]) -> bool {
     const MAGICS: [&[u8]; 5] = [
         b"\x7fELF",

@@ -12,6 +12,7 @@ mod cache;
 mod call;
 mod failure;
 mod inspect;
+mod native;
 mod scaffold;
 mod units;
 
@@ -43,9 +44,12 @@ enum Command {
     /// WAVE, after running the plugin's `init`.
     ///
     /// Example: wasmplug call demo1.wasm 'set-v(15)'
+    ///
+    /// A native library is called through the world of its WIT (`--wit`):
+    /// wasmplug call libdemo1.so --wit wit/ 'get-v'
     #[command(after_help = EXIT_CODES_HELP)]
     Call {
-        /// The component.
+        /// The component, or a native plugin library (with `--wit`).
         file: PathBuf,
         /// `export(args…)`: a full name (`ns:pkg/iface@1.0.0#func`) or a
         /// function name that only one interface exports; arguments are
@@ -53,6 +57,8 @@ enum Command {
         call: String,
         #[command(flatten)]
         options: call::PluginOptions,
+        #[command(flatten)]
+        wit: native::WitOptions,
     },
     /// Starts a plugin for a WIT world: its base interface implemented,
     /// every other export a stub; the base WIT is written into its
@@ -107,10 +113,11 @@ enum Command {
         #[command(subcommand)]
         command: Option<cache::CacheCommand>,
     },
-    /// Times calls of one export: median and spread.
+    /// Times calls of one export: median and spread. With `--native` (and
+    /// `--wit`), the component's native library too, and both compared.
     #[command(after_help = EXIT_CODES_HELP)]
     Bench {
-        /// The component.
+        /// The component, or a native plugin library (with `--wit`).
         file: PathBuf,
         /// `export(args…)`, as for `call`.
         call: String,
@@ -120,8 +127,13 @@ enum Command {
         /// No progress bar.
         #[arg(long, short)]
         quiet: bool,
+        /// The component's native library, timed after it (needs `--wit`).
+        #[arg(long, value_name = "LIB")]
+        native: Option<PathBuf>,
         #[command(flatten)]
         options: call::PluginOptions,
+        #[command(flatten)]
+        wit: native::WitOptions,
     },
 }
 
@@ -153,7 +165,8 @@ fn run(cli: Cli) -> Outcome {
             file,
             call,
             options,
-        } => call::run(&file, &call, &options),
+            wit,
+        } => call::run(&file, &call, &options, &wit),
         Command::New {
             name,
             wit,
@@ -169,8 +182,20 @@ fn run(cli: Cli) -> Outcome {
             call,
             iterations,
             quiet,
+            native,
             options,
-        } => call::bench(&file, &call, &options, iterations, quiet),
+            wit,
+        } => call::bench(
+            &file,
+            &call,
+            &options,
+            &call::BenchOptions {
+                iterations,
+                quiet,
+                native: native.as_deref(),
+                wit: &wit,
+            },
+        ),
     }
 }
 

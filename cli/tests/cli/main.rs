@@ -8,6 +8,7 @@ use assert_cmd::Command;
 
 mod call;
 mod inspect;
+mod native;
 mod scaffold;
 
 /// Exit codes (see `wasmplug --help`).

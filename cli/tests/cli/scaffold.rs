@@ -75,6 +75,21 @@ fn new_then_build_then_call() {
         header.contains("contract    acme:greeter@0.1.0"),
         "{header}"
     );
+    // The native library, called through the crate's own WIT: its stub
+    // panics, a fault with the export's name.
+    let out = cli.run(&[
+        "call",
+        arg(&native),
+        "--wit",
+        arg(&crate_dir.join("wit")),
+        r#"hello({name: "Ada", tags: ["x"]})"#,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(FAULT), "{stderr}");
+    assert!(
+        stderr.contains("panicked in `acme:greeter/greet#hello`"),
+        "{stderr}"
+    );
 }
 
 /// `new --lang python` and `--lang go`, then `build`, then `call`: the
