@@ -2,7 +2,7 @@
 //! given with `--wit`: the same answers as the plugin's component, and a
 //! typed failure for each way the library and the WIT can disagree.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::{BAD_PLUGIN, Cli, FAULT, USAGE, arg, guests};
 
@@ -15,7 +15,7 @@ fn wit(name: &str) -> String {
 }
 
 /// `call LIB EXPR --wit plugin --wit PACKAGE [extra…]`.
-fn native_call(lib: &PathBuf, package: &str, expression: &str, extra: &[&str]) -> Vec<String> {
+fn native_call(lib: &Path, package: &str, expression: &str, extra: &[&str]) -> Vec<String> {
     let mut args: Vec<String> = vec![
         "call".into(),
         arg(lib).into(),
