@@ -130,7 +130,7 @@ mod tests {
             (
                 "resource r { constructor(); }",
                 "`t:t/i#[constructor]r`: only plain functions and resource methods are supported by \
-                 the native generator (not constructors, static or async functions)",
+                 the native ABI (not constructors, static or async functions)",
             ),
         ];
         for (iface, message) in cases {
@@ -147,11 +147,11 @@ mod tests {
     fn world_shapes_the_abi_cannot_carry_are_errors() {
         assert_eq!(
             refused(guest("", "export f: func();")),
-            "world-level function `f`: the native generator supports functions in interfaces only"
+            "world-level function `f`: the native ABI supports functions in interfaces only"
         );
         assert_eq!(
             refused(guest("", "export inline: interface { f: func(); }")),
-            "inline interface `inline` in the world: the native generator needs named interfaces"
+            "inline interface `inline` in the world: the native ABI needs named interfaces"
         );
         assert_eq!(
             refused(guest("resource r;\nf: func() -> r;", "import i;")),
@@ -179,7 +179,7 @@ mod tests {
                 "import i;\nexport f: func();",
                 quote!(host: Clock)
             )),
-            "world-level function `f`: the native generator supports functions in interfaces only"
+            "world-level function `f`: the native ABI supports functions in interfaces only"
         );
     }
 }
