@@ -52,7 +52,10 @@
 //! where the plugin writes the lowered result. It returns a [`Status`]:
 //! [`Status::OK`], or [`Status::PANIC`] when the plugin panicked (every
 //! entry point runs under `catch_unwind`; the panic message is then read
-//! with [`LAST_ERROR_SYMBOL`]) and nothing was written.
+//! with [`LAST_ERROR_SYMBOL`], ending with ` (at file:line:column)` where
+//! the plugin's panic hook saw it) and nothing was written. The generated
+//! plugin prints nothing for such a panic (its hook, set when the imports
+//! arrive, only records where): the host reports it.
 //!
 //! Arguments are borrowed for the duration of the call: the plugin copies
 //! what it keeps. Results are owned by the plugin until the host calls

@@ -11,7 +11,7 @@
 #![allow(unsafe_code, reason = "results, imports and resources cross the C ABI")]
 
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
@@ -21,15 +21,48 @@ use crate::value::{Kept, Lower};
 thread_local! {
     static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
     static RESULTS: RefCell<Vec<Kept>> = const { RefCell::new(Vec::new()) };
+    /// Whether this thread is running an entry point's body.
+    static IN_CALL: Cell<bool> = const { Cell::new(false) };
+    /// Where the panic being caught in an entry point happened.
+    static PANIC_AT: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
 /// Runs an entry point's body: a panic becomes [`Status::PANIC`] and its
-/// message is kept for [`last_error`].
+/// message, with where it happened, is kept for [`last_error`].
 #[inline]
 pub fn call(body: impl FnOnce()) -> Status {
-    guard(body, |message| {
-        LAST_ERROR.with_borrow_mut(|last| *last = message)
-    })
+    // Installed by `set_imports` already, unless a host skipped it.
+    report_panics_through_the_abi();
+    let outer = IN_CALL.replace(true);
+    let status = guard(body, |message| {
+        let message = match PANIC_AT.take() {
+            Some(at) => format!("{message} (at {at})"),
+            None => message,
+        };
+        LAST_ERROR.with_borrow_mut(|last| *last = message);
+    });
+    IN_CALL.set(outer);
+    status
+}
+
+/// Reports panics in entry points only through the ABI: the host gets the
+/// message and where it happened in its error, and the plugin does not
+/// print to the host's stderr (a Wasm plugin's panic goes to its own
+/// stderr, which is not the host's unless granted). Panics anywhere else
+/// (a thread the plugin started) go to the hook there was before. A plugin
+/// that sets a hook of its own in `init` replaces this one.
+fn report_panics_through_the_abi() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if IN_CALL.get() {
+                PANIC_AT.set(info.location().map(ToString::to_string));
+            } else {
+                previous(info);
+            }
+        }));
+    });
 }
 
 /// The message of this thread's last panic, valid until this thread's next
@@ -61,6 +94,8 @@ static IMPORTS: AtomicPtr<c_void> = AtomicPtr::new(std::ptr::null_mut());
 /// through [`imports`].
 pub unsafe fn set_imports(table: *const c_void) {
     IMPORTS.store(table.cast_mut(), Ordering::Release);
+    // Called once, before any export (the ABI), so before `init`.
+    report_panics_through_the_abi();
 }
 
 /// The host's import table, as the generated `T` (a `#[repr(C)]` struct of

@@ -127,17 +127,14 @@ fn native_call_failures_say_what_disagrees() {
         &request("x", 6),
         &["--config", "trap-every=3"],
     );
-    // The plugin's own panic hook (its copy of std's) reports first.
-    let out = cli.run(&strs(&args));
-    assert_eq!(out.status.code(), Some(FAULT));
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    let last = stderr.lines().last().unwrap_or_default();
+    let e = cli.fails(FAULT, &strs(&args));
     assert!(
-        last.starts_with(
+        e.starts_with(
             "error: native plugin fault-filter@1.0.0 panicked in \
-             `wasmplug:gateway/filter#on-request`: fault-filter: request 6"
+             `wasmplug:gateway/filter#on-request`: fault-filter: request 6 is a multiple of 3 \
+             (at fault-filter/src/lib.rs:"
         ),
-        "{stderr}"
+        "{e}"
     );
     let demo = guests().native("demo1");
     let args = native_call(&demo, "demo", "get-foo", &["--world", "demo"]);

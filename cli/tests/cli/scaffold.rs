@@ -77,19 +77,17 @@ fn new_then_build_then_call() {
     );
     // The native library, called through the crate's own WIT: its stub
     // panics, a fault with the export's name.
-    let out = cli.run(&[
-        "call",
-        arg(&native),
-        "--wit",
-        arg(&crate_dir.join("wit")),
-        r#"hello({name: "Ada", tags: ["x"]})"#,
-    ]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(FAULT), "{stderr}");
-    assert!(
-        stderr.contains("panicked in `acme:greeter/greet#hello`"),
-        "{stderr}"
+    let e = cli.fails(
+        FAULT,
+        &[
+            "call",
+            arg(&native),
+            "--wit",
+            arg(&crate_dir.join("wit")),
+            r#"hello({name: "Ada", tags: ["x"]})"#,
+        ],
     );
+    assert!(e.contains("panicked in `acme:greeter/greet#hello`"), "{e}");
 }
 
 /// `new --lang python` and `--lang go`, then `build`, then `call`: the
