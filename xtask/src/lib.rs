@@ -199,13 +199,13 @@ fn build() -> Result<Guests, String> {
     // The same guests as native libraries; the `native` profile unwinds
     // (see guests/Cargo.toml).
     cargo_build("guests", NATIVE_TARGET, "native", &target_dir, &[])?;
-    // Of the test fixtures, the one built from one source for both.
+    // Of the test fixtures, those built from one source for both.
     cargo_build(
         "tests/fixtures",
         NATIVE_TARGET,
         "native",
         &target_dir,
-        &["--package", "counter"],
+        &["--package", "counter", "--package", "echo"],
     )?;
     // The guests written in Go and Python, beside the Rust components.
     polyglot::build(&wasm_dir)?;
