@@ -9,7 +9,10 @@
 //! The ABI between host and plugin is specified in [`abi`]. This crate
 //! builds in two flavours: with the default `host` feature it is the loader
 //! ([`NativeLibrary`]); plugins depend on it with `default-features = false`
-//! for the ABI definitions alone.
+//! for the ABI definitions alone. The `dynamic` feature adds
+//! `NativeLoader::open_dynamic` and `DynamicNativePlugin`: a library opened
+//! against a world read from WIT at run time (with the same checks) and
+//! called with WAVE values, as `wasmplug call` does.
 //!
 //! ## What native plugins cannot do that Wasm plugins can
 //!
