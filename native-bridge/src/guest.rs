@@ -31,18 +31,18 @@ thread_local! {
 /// message, with where it happened, is kept for [`last_error`].
 #[inline]
 pub fn call(body: impl FnOnce()) -> Status {
-    // Installed by `set_imports` already, unless a host skipped it.
-    report_panics_through_the_abi();
-    let outer = IN_CALL.replace(true);
-    let status = guard(body, |message| {
-        let message = match PANIC_AT.take() {
-            Some(at) => format!("{message} (at {at})"),
-            None => message,
-        };
-        LAST_ERROR.with_borrow_mut(|last| *last = message);
-    });
-    IN_CALL.set(outer);
-    status
+    IN_CALL.with(|in_call| {
+        let outer = in_call.replace(true);
+        let status = guard(body, |message| {
+            let message = match PANIC_AT.take() {
+                Some(at) => format!("{message} (at {at})"),
+                None => message,
+            };
+            LAST_ERROR.with_borrow_mut(|last| *last = message);
+        });
+        in_call.set(outer);
+        status
+    })
 }
 
 /// Reports panics in entry points only through the ABI: the host gets the
@@ -50,7 +50,9 @@ pub fn call(body: impl FnOnce()) -> Status {
 /// print to the host's stderr (a Wasm plugin's panic goes to its own
 /// stderr, which is not the host's unless granted). Panics anywhere else
 /// (a thread the plugin started) go to the hook there was before. A plugin
-/// that sets a hook of its own in `init` replaces this one.
+/// that sets a hook of its own in `init` replaces this one. Installed when
+/// the host hands over its imports, which the ABI has it do before any
+/// export: a host that skips that gets std's hook (messages without where).
 fn report_panics_through_the_abi() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
@@ -94,7 +96,9 @@ static IMPORTS: AtomicPtr<c_void> = AtomicPtr::new(std::ptr::null_mut());
 /// through [`imports`].
 pub unsafe fn set_imports(table: *const c_void) {
     IMPORTS.store(table.cast_mut(), Ordering::Release);
-    // Called once, before any export (the ABI), so before `init`.
+    // Called once, before any export (the ABI), so before `init`. Not in
+    // `call`: checking there costs a scalar call half its time (measured,
+    // 2.1 → 3.3 ns).
     report_panics_through_the_abi();
 }
 
@@ -261,6 +265,20 @@ macro_rules! plugin_runtime {
 mod tests {
     use super::*;
     use crate::value::Lift;
+
+    #[test]
+    fn a_panic_in_an_entry_point_is_reported_with_where_it_happened() {
+        report_panics_through_the_abi();
+        assert_eq!(call(|| panic!("boom")), Status::PANIC);
+        let message = last_error();
+        // SAFETY: just written, read on the same thread.
+        let message = unsafe { message.as_str() }.unwrap();
+        assert!(
+            message.starts_with("boom (at native-bridge/src/guest.rs:"),
+            "{message}"
+        );
+        assert_eq!(call(|| {}), Status::OK);
+    }
 
     #[test]
     fn a_kept_result_lives_until_post_call() {

@@ -264,14 +264,9 @@ fn a_panic_in_a_native_plugin_is_a_typed_error_and_the_host_lives() {
             } => {
                 assert_eq!(plugin, "faulty-native@1.0.0");
                 assert_eq!(export, "get-v");
-                // Where it panicked, recorded by the plugin's panic hook,
-                // which printed nothing.
-                let (text, at) = message.split_once(" (at ").unwrap();
-                assert_eq!(text, "deliberate native panic");
-                assert!(
-                    at.starts_with("src/lib.rs:") && at.ends_with(')'),
-                    "{message}"
-                );
+                // Without the imports handed over (this test skips the
+                // loader), the plugin's panic hook is std's: no location.
+                assert_eq!(message, "deliberate native panic");
             }
             other => panic!("expected Panic, got {other}"),
         }
