@@ -247,8 +247,16 @@ pub(crate) fn bench(
         time_native(path, expression, options, bench)?;
         return Ok(());
     }
-    if bench.native.is_none() {
-        bench.wit.refuse_for_component()?;
+    match (bench.native, options.sandbox_flag()) {
+        (None, _) => bench.wit.refuse_for_component()?,
+        // Refused before any timing, rather than after the component's.
+        (Some(_), Some(flag)) => {
+            return Err(Failure::usage(format!(
+                "{flag} cannot apply to the native library that --native names (its code \
+                 runs unsandboxed in this process): time the component alone for it"
+            )));
+        }
+        (Some(_), None) => {}
     }
     let runtime = options.runtime()?;
     let started = Instant::now();

@@ -164,4 +164,24 @@ fn bench_compares_a_component_with_its_native_library() {
     assert!(out.contains("#get-v (component): 300 calls"), "{out}");
     assert!(out.contains("#get-v (native library): 300 calls"), "{out}");
     assert!(out.contains("component / native library: "), "{out}");
+
+    // A limit that only the component could honour is refused up front.
+    let e = cli.fails(
+        USAGE,
+        &[
+            "bench",
+            arg(&guests().wasm("demo1")),
+            "get-v",
+            "--deadline",
+            "1s",
+            "--native",
+            arg(&guests().native("demo1")),
+            "--wit",
+            &wit("demo"),
+        ],
+    );
+    assert!(
+        e.contains("--deadline cannot apply to the native library"),
+        "{e}"
+    );
 }
