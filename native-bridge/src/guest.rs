@@ -125,8 +125,9 @@ pub unsafe fn imports<T>() -> &'static T {
     unsafe { &*table.cast::<T>() }
 }
 
-/// Fails the export that made a failed host import: a panic carrying the
-/// host's message, which the export's `catch_unwind` reports to the host.
+/// Fails the export that made a failed host import: an unwind carrying the
+/// host's message, which the export's `catch_unwind` reports to the host
+/// (no panic hook runs: nothing is printed, no location is added).
 ///
 /// # Safety
 ///
@@ -146,7 +147,12 @@ pub unsafe fn import_failed(import: &str, last_error: unsafe extern "C" fn() -> 
     let message = unsafe { message.as_str() }
         .unwrap_or("(the host's message is not UTF-8)")
         .to_owned();
-    panic!("the host's import `{import}` failed: {message}")
+    // Unwinds without the panic hook: where this line is says nothing, and
+    // the message is the host's, reported with the export's failure.
+    PANIC_AT.set(None);
+    std::panic::resume_unwind(Box::new(format!(
+        "the host's import `{import}` failed: {message}"
+    )))
 }
 
 /// A new resource handle owning `value`: ownership passes to the host,
