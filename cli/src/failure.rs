@@ -7,7 +7,8 @@ pub(crate) const EXIT_USAGE: i32 = 2;
 /// The file is not a usable plugin (unreadable, not Wasm, another
 /// contract, a bad manifest, no such export).
 pub(crate) const EXIT_BAD_PLUGIN: i32 = 3;
-/// The plugin ran and failed (a trap, an exceeded limit, `init` refused).
+/// The plugin ran and failed (a trap or a native panic, an exceeded limit,
+/// `init` refused).
 pub(crate) const EXIT_FAULT: i32 = 4;
 /// Anything else (the cache directory, a build, the engine).
 pub(crate) const EXIT_OTHER: i32 = 1;
@@ -18,8 +19,8 @@ Exit codes:
   0  success
   1  other failure (the cache directory, a cargo build, the engine)
   2  usage: bad arguments, an unparsable WAVE value, a missing setting
-  3  bad plugin: unreadable, not a component, another contract, a bad manifest or header, no such export
-  4  plugin fault: a trap, an exceeded limit (deadline, memory), init refused
+  3  bad plugin: unreadable, not a component, another contract or WIT, a bad manifest or header, no such export
+  4  plugin fault: a trap or a native panic, an exceeded limit (deadline, memory), init refused
 
 Environment:
   WASMPLUG_BACKTRACE=1  a trap's message carries the guest's whole backtrace
