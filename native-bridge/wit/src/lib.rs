@@ -381,3 +381,60 @@ impl<'a> AbiWorld<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn world(dirs: &[&str], name: &str) -> (Resolve, WorldId) {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut resolve = Resolve::default();
+        let mut last = None;
+        for dir in dirs {
+            last = Some(resolve.push_path(root.join(dir)).unwrap().0);
+        }
+        let id = resolve
+            .select_world(&last.into_iter().collect::<Vec<_>>(), Some(name))
+            .unwrap();
+        (resolve, id)
+    }
+
+    fn hex(bytes: [u8; 32]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The digest is in every plugin built so far: a change to how it is
+    /// computed refuses all of them (`WitDigest`). This pins it.
+    #[test]
+    fn the_digest_of_a_world_does_not_change() {
+        let (resolve, id) = world(&["wit/plugin", "wit/gateway"], "gateway-filter");
+        let abi = AbiWorld::new(&resolve, id);
+        assert_eq!(abi.contract(), "wasmplug:gateway@1.0.0");
+        assert_eq!(abi.world_name(), "wasmplug:gateway/gateway-filter");
+        assert_eq!(
+            hex(abi.digest().unwrap()),
+            "af7e4af28412bce209428af677c044fdb42a35c304d21a6d6e941f1a79afa8fe"
+        );
+    }
+
+    #[test]
+    fn names_are_the_abis() {
+        let (resolve, id) = world(&["wit/plugin", "wit/demo"], "demo");
+        let abi = AbiWorld::new(&resolve, id);
+        let exports: Vec<String> = abi
+            .functions(true)
+            .unwrap()
+            .iter()
+            .map(|f| abi.export_name(f))
+            .collect();
+        assert!(exports.contains(&"wasmplug:demo/api#[method]foo.m1".to_owned()));
+        assert!(exports.contains(&"wasmplug:plugin/plugin#init".to_owned()));
+        let imports: Vec<String> = abi
+            .functions(false)
+            .unwrap()
+            .iter()
+            .map(|f| abi.export_name(f))
+            .collect();
+        assert_eq!(imports, ["wasmplug:plugin/log#log"]);
+    }
+}
