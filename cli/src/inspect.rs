@@ -7,7 +7,9 @@ use serde_json::{Value, json};
 use wasmplug::{DynamicPlugin, Runtime};
 
 use crate::failure::{Failure, Outcome};
+use crate::native::WitOptions;
 use crate::units::show_size;
+use wasmplug_native::{NativeError, WitWorld};
 
 /// What `inspect` prints about a component, before it is formatted.
 struct Component {
@@ -21,17 +23,40 @@ struct Component {
 
 /// Inspects `path`: a component (the default) or, when it starts with an
 /// object file's magic, a native library (read, never loaded).
-pub(crate) fn run(path: &Path, json: bool) -> Outcome {
+pub(crate) fn run(path: &Path, json: bool, wit: &WitOptions) -> Outcome {
     let head = read_head(path)?;
     let text = if is_object_file(&head) {
         let info = wasmplug_native::read_header(path, u64::MAX)?;
         let file = file_name(path);
-        if json {
-            serde_json::to_string_pretty(&native_json(&file, &info)).expect("JSON of strings")
+        let world = if wit.given() {
+            let (resolve, id) = wit.world()?;
+            Some(WitWorld::read(&resolve, id)?)
         } else {
-            native_text(&file, &info)
+            None
+        };
+        let text = if json {
+            let mut value = native_json(&file, &info);
+            if let Some(world) = &world {
+                value["wit"] = wit_json(world, world.expected().check(path, &info));
+            }
+            serde_json::to_string_pretty(&value).expect("JSON of strings")
+        } else {
+            let mut text = native_text(&file, &info);
+            if let Some(world) = &world {
+                text.push_str(&wit_text(world, world.expected().check(path, &info)));
+            }
+            text
+        };
+        if let Some(world) = &world {
+            // The header is shown either way; a mismatch is then the error.
+            if let Err(e) = world.expected().check(path, &info) {
+                crate::say!("{}", text.trim_end());
+                return Err(e.into());
+            }
         }
+        text
     } else {
+        wit.refuse_for_component()?;
         let component = open(path)?;
         if json {
             serde_json::to_string_pretty(&component_json(&component)).expect("JSON of strings")
@@ -277,6 +302,48 @@ fn native_text(file: &str, h: &wasmplug_native::HeaderInfo) -> String {
     let _ = writeln!(out, "  compiler    {}", h.rustc);
     let _ = writeln!(out, "  ({NOT_LOADED})");
     out
+}
+
+/// The `--wit` world's lines: whether the header is for it, and its
+/// exports with their types.
+fn wit_text(world: &WitWorld, check: Result<(), NativeError>) -> String {
+    let mut out = String::new();
+    let verdict = match check {
+        Ok(()) => "matches the header".to_owned(),
+        Err(_) => "does NOT match the header (the error says how)".to_owned(),
+    };
+    let _ = writeln!(
+        out,
+        "  --wit       {} of {} (sha256:{}): {verdict}",
+        world.world(),
+        world.contract(),
+        world.wit_digest().to_hex()
+    );
+    for export in world.exports() {
+        match export.ty() {
+            Ok(ty) => {
+                let _ = writeln!(out, "  export      {}: {ty}", export.name());
+            }
+            Err(reason) => {
+                let _ = writeln!(out, "  export      {} ({reason})", export.name());
+            }
+        }
+    }
+    out
+}
+
+fn wit_json(world: &WitWorld, check: Result<(), NativeError>) -> Value {
+    json!({
+        "world": world.world(),
+        "contract": world.contract(),
+        "wit_digest": format!("sha256:{}", world.wit_digest().to_hex()),
+        "matches": check.is_ok(),
+        "mismatch": check.err().map(|e| e.to_string()),
+        "exports": world.exports().iter().map(|e| match e.ty() {
+            Ok(ty) => json!({ "name": e.name(), "signature": ty.to_string() }),
+            Err(reason) => json!({ "name": e.name(), "unsupported": reason }),
+        }).collect::<Vec<_>>(),
+    })
 }
 
 fn native_json(file: &str, h: &wasmplug_native::HeaderInfo) -> Value {

@@ -39,6 +39,11 @@ enum Command {
         /// Prints JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// For a native library: also checks its header against this WIT
+        /// (exit code 3 when it is for another world or WIT) and lists the
+        /// world's exports, still without loading it.
+        #[command(flatten)]
+        wit: native::WitOptions,
     },
     /// Calls one export with WAVE arguments and prints its results as
     /// WAVE, after running the plugin's `init`.
@@ -160,7 +165,7 @@ fn say_line(args: std::fmt::Arguments<'_>) {
 
 fn run(cli: Cli) -> Outcome {
     match cli.command {
-        Command::Inspect { file, json } => inspect::run(&file, json),
+        Command::Inspect { file, json, wit } => inspect::run(&file, json, &wit),
         Command::Call {
             file,
             call,

@@ -117,8 +117,13 @@ impl WitOptions {
         ))
     }
 
+    /// Whether `--wit` was given.
+    pub(crate) fn given(&self) -> bool {
+        !self.wit.is_empty()
+    }
+
     /// The world the `--wit` packages give.
-    fn world(&self) -> Outcome<(Resolve, wit_parser::WorldId)> {
+    pub(crate) fn world(&self) -> Outcome<(Resolve, wit_parser::WorldId)> {
         if self.wit.is_empty() {
             return Err(Failure::usage(
                 "a native library carries only its world's digest, not its WIT: give the \

@@ -73,55 +73,33 @@ impl DynamicExport {
     }
 }
 
-/// The import table of a world that imports nothing but logging (see the
-/// ABI): the context, the host's `last_error`, and `log`.
-#[repr(C)]
-struct LogTable {
-    ctx: *const c_void,
-    last_error: extern "C" fn() -> Str,
-    log: unsafe extern "C" fn(*const c_void, u32, Str) -> Status,
+/// A world read from WIT, as the native ABI sees it: what the header of a
+/// library built for it says (contract, world, WIT digest) and its exports.
+/// [`NativeLoader::open_dynamic`] opens a library against one;
+/// [`expected`](Self::expected) checks a header read without loading the
+/// library ([`read_header`](crate::read_header)).
+#[derive(Debug, Clone)]
+pub struct WitWorld {
+    contract: String,
+    world: String,
+    wit_digest: Digest,
+    exports: Vec<DynamicExport>,
 }
 
-impl NativeLoader {
-    /// Opens the native plugin library at `path` for `world` of `resolve`
-    /// (read from WIT at run time): checks its header against the world's
-    /// contract and WIT digest, as [`open`](Self::open) does for a world
-    /// compiled in, finds every export's dynamic entry point, hands it
-    /// logging as its only import, and runs its `init` with this
-    /// configuration.
-    ///
-    /// # Safety
-    ///
-    /// As [`open`](Self::open): the caller trusts the library's code.
+impl WitWorld {
+    /// Reads `world` of `resolve`.
     ///
     /// # Errors
     ///
-    /// [`NativeError::UnsupportedWorld`] when the world imports anything
-    /// but `wasmplug:plugin/log` or cannot be read as the native ABI reads
-    /// it; every error of [`open`](Self::open) but
-    /// [`Conflict`](NativeError::Conflict); [`NativeError::MissingEntryPoint`]
-    /// naming a dynamic entry point when the library was built before they
-    /// existed.
-    pub unsafe fn open_dynamic(
-        &self,
-        path: impl AsRef<Path>,
-        resolve: &Resolve,
-        world: WorldId,
-    ) -> Result<DynamicNativePlugin, NativeError> {
+    /// [`NativeError::UnsupportedWorld`] for a world the native ABI cannot
+    /// name (inline interfaces, world-level functions).
+    pub fn read(resolve: &Resolve, world: WorldId) -> Result<WitWorld, NativeError> {
         let abi = AbiWorld::new(resolve, world);
         let unsupported = |reason: String| NativeError::UnsupportedWorld {
             world: abi.world_name(),
             reason,
         };
         let wit_digest = abi.digest().map_err(unsupported)?;
-        for f in abi.functions(false).map_err(unsupported)? {
-            if abi.iface_id(f.iface) != LOG || f.func.name != "log" {
-                return Err(unsupported(format!(
-                    "it imports `{}`, and a dynamic host provides only `{LOG}`",
-                    abi.export_name(&f)
-                )));
-            }
-        }
         let mut exports = Vec::new();
         for f in abi.functions(true).map_err(unsupported)? {
             if abi.iface_id(f.iface) == BASE {
@@ -158,15 +136,105 @@ impl NativeLoader {
                 entry: None,
             });
         }
+        Ok(WitWorld {
+            contract: abi.contract(),
+            world: abi.world_name(),
+            wit_digest: Digest::from_bytes(wit_digest),
+            exports,
+        })
+    }
+
+    /// `ns:pkg@1.2.3`.
+    pub fn contract(&self) -> &str {
+        &self.contract
+    }
+
+    /// `ns:pkg/world`.
+    pub fn world(&self) -> &str {
+        &self.world
+    }
+
+    /// SHA-256 of the world's canonical description.
+    pub fn wit_digest(&self) -> Digest {
+        self.wit_digest
+    }
+
+    /// What a library's header must say to be for this world
+    /// ([`Expected::check`]).
+    pub fn expected(&self) -> Expected<'_> {
+        Expected {
+            contract: &self.contract,
+            world: &self.world,
+            wit_digest: self.wit_digest,
+        }
+    }
+
+    /// Every export but the base lifecycle, in world order, with its type
+    /// or why it cannot be called dynamically.
+    pub fn exports(&self) -> &[DynamicExport] {
+        &self.exports
+    }
+
+    fn unsupported(&self, reason: String) -> NativeError {
+        NativeError::UnsupportedWorld {
+            world: self.world.clone(),
+            reason,
+        }
+    }
+}
+
+/// The import table of a world that imports nothing but logging (see the
+/// ABI): the context, the host's `last_error`, and `log`.
+#[repr(C)]
+struct LogTable {
+    ctx: *const c_void,
+    last_error: extern "C" fn() -> Str,
+    log: unsafe extern "C" fn(*const c_void, u32, Str) -> Status,
+}
+
+impl NativeLoader {
+    /// Opens the native plugin library at `path` for `world` of `resolve`
+    /// (read from WIT at run time): checks its header against the world's
+    /// contract and WIT digest, as [`open`](Self::open) does for a world
+    /// compiled in, finds every export's dynamic entry point, hands it
+    /// logging as its only import, and runs its `init` with this
+    /// configuration.
+    ///
+    /// # Safety
+    ///
+    /// As [`open`](Self::open): the caller trusts the library's code.
+    ///
+    /// # Errors
+    ///
+    /// [`NativeError::UnsupportedWorld`] when the world imports anything
+    /// but `wasmplug:plugin/log` or cannot be read as the native ABI reads
+    /// it; every error of [`open`](Self::open) but
+    /// [`Conflict`](NativeError::Conflict); [`NativeError::MissingEntryPoint`]
+    /// naming a dynamic entry point when the library was built before they
+    /// existed.
+    pub unsafe fn open_dynamic(
+        &self,
+        path: impl AsRef<Path>,
+        resolve: &Resolve,
+        world: WorldId,
+    ) -> Result<DynamicNativePlugin, NativeError> {
+        let wit = WitWorld::read(resolve, world)?;
+        let abi = AbiWorld::new(resolve, world);
+        for f in abi
+            .functions(false)
+            .map_err(|reason| wit.unsupported(reason))?
+        {
+            if abi.iface_id(f.iface) != LOG || f.func.name != "log" {
+                return Err(wit.unsupported(format!(
+                    "it imports `{}`, and a dynamic host provides only `{LOG}`",
+                    abi.export_name(&f)
+                )));
+            }
+        }
+        let mut exports = wit.exports.clone();
 
         let (source, bytes, digest) = self.read(path.as_ref())?;
-        let contract = abi.contract();
-        let world_name = abi.world_name();
-        let expected = Expected {
-            contract: &contract,
-            world: &world_name,
-            wit_digest: Digest::from_bytes(wit_digest),
-        };
+        let expected = wit.expected();
         let resolve_entries = |library: &NativeLibrary| {
             for export in exports.iter_mut().filter(|e| e.ty.is_ok()) {
                 // SAFETY: the header matched the world, whose exports have

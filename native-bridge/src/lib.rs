@@ -63,7 +63,7 @@ mod value;
 pub use wasmplug_native_macros::{bindings, generate};
 
 #[cfg(feature = "dynamic")]
-pub use dynamic::{DynamicExport, DynamicNativePlugin};
+pub use dynamic::{DynamicExport, DynamicNativePlugin, WitWorld};
 #[cfg(feature = "host")]
 pub use error::NativeError;
 #[cfg(feature = "host")]

@@ -20,6 +20,36 @@ pub struct Expected<'a> {
     pub wit_digest: Digest,
 }
 
+impl Expected<'_> {
+    /// Whether `info`, the header of the library at `path`, is for this
+    /// world: the same world, a semver-compatible contract, the same WIT
+    /// digest (the last checks [`NativeLibrary::open`] makes).
+    ///
+    /// # Errors
+    ///
+    /// [`NativeError::Contract`], [`NativeError::WitDigest`].
+    pub fn check(&self, path: &Path, info: &HeaderInfo) -> Result<(), NativeError> {
+        if info.world != self.world || !PackageId::compatible(&info.contract, self.contract) {
+            return Err(NativeError::Contract {
+                path: path.to_owned(),
+                found: info.contract.clone(),
+                world: info.world.clone(),
+                supported: self.contract.to_owned(),
+                supported_world: self.world.to_owned(),
+            });
+        }
+        if info.wit_digest != self.wit_digest {
+            return Err(NativeError::WitDigest {
+                path: path.to_owned(),
+                contract: info.contract.clone(),
+                found: info.wit_digest.to_hex(),
+                expected: self.wit_digest.to_hex(),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// A plugin's header, read and checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeaderInfo {
@@ -159,24 +189,7 @@ impl NativeLibrary {
                 host: abi::TARGET.to_owned(),
             });
         }
-        if info.world != expected.world || !PackageId::compatible(&info.contract, expected.contract)
-        {
-            return Err(NativeError::Contract {
-                path,
-                found: info.contract,
-                world: info.world,
-                supported: expected.contract.to_owned(),
-                supported_world: expected.world.to_owned(),
-            });
-        }
-        if info.wit_digest != expected.wit_digest {
-            return Err(NativeError::WitDigest {
-                path,
-                contract: info.contract,
-                found: info.wit_digest.to_hex(),
-                expected: expected.wit_digest.to_hex(),
-            });
-        }
+        expected.check(&path, &info)?;
         Ok(NativeLibrary {
             path,
             info,

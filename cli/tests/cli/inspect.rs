@@ -137,6 +137,26 @@ fn native_header_is_read_without_loading_the_library() {
     assert!(text.contains("without loading it"), "{text}");
     assert!(!proof.exists(), "inspect ran the library's constructor");
 
+    // Checked against a WIT it was not built for: refused, still unloaded.
+    let wit = manifest_dir.join("../wit");
+    let out = Command::cargo_bin("wasmplug")
+        .unwrap()
+        .env("WASMPLUG_CTOR_PROOF", &proof)
+        .args(["inspect", arg(&lib), "--wit"])
+        .arg(wit.join("plugin"))
+        .arg("--wit")
+        .arg(wit.join("demo"))
+        .args(["--world", "demo"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("does NOT match the header"), "{text}");
+    assert!(
+        !proof.exists(),
+        "inspect --wit ran the library's constructor"
+    );
+
     // The control: loading the library does run it.
     let status = std::process::Command::new("/bin/true")
         .env("LD_PRELOAD", &lib)

@@ -143,6 +143,54 @@ fn native_call_failures_say_what_disagrees() {
 }
 
 #[test]
+fn inspect_checks_a_native_library_against_its_wit() {
+    let cli = Cli::new();
+    let lib = guests().native("auth-filter");
+    let gateway = [
+        "--wit".to_owned(),
+        wit("plugin"),
+        "--wit".to_owned(),
+        wit("gateway"),
+    ];
+    let mut args = vec!["inspect", arg(&lib)];
+    args.extend(gateway.iter().map(String::as_str));
+    let text = cli.ok(&args);
+    assert!(
+        text.contains("wasmplug:gateway/gateway-filter of wasmplug:gateway@1.0.0 (sha256:af7e4af2"),
+        "{text}"
+    );
+    assert!(text.contains("): matches the header"), "{text}");
+    assert!(
+        text.contains("  export      wasmplug:gateway/filter#on-request: func(req: record {"),
+        "{text}"
+    );
+    args.insert(1, "--json");
+    let json: serde_json::Value = serde_json::from_str(&cli.ok(&args)).unwrap();
+    assert_eq!(json["wit"]["matches"], true);
+    assert_eq!(
+        json["wit"]["exports"][0]["name"],
+        "wasmplug:gateway/filter#on-request"
+    );
+
+    // Another world's WIT: the header is still shown, then the error.
+    let demo = guests().native("demo1");
+    let mut args = vec!["inspect", arg(&demo)];
+    args.extend(gateway.iter().map(String::as_str));
+    let e = cli.fails(BAD_PLUGIN, &args);
+    assert!(e.contains("implements world `wasmplug:demo/demo`"), "{e}");
+    let e = cli.fails(
+        USAGE,
+        &[
+            "inspect",
+            arg(&guests().wasm("demo1")),
+            "--wit",
+            &wit("demo"),
+        ],
+    );
+    assert!(e.contains("a component carries its own WIT"), "{e}");
+}
+
+#[test]
 fn bench_compares_a_component_with_its_native_library() {
     let cli = Cli::new();
     let out = cli.ok(&[
