@@ -28,31 +28,32 @@ pub(crate) fn run(path: &Path, json: bool, wit: &WitOptions) -> Outcome {
     let text = if is_object_file(&head) {
         let info = wasmplug_native::read_header(path, u64::MAX)?;
         let file = file_name(path);
-        let world = if wit.given() {
+        // The `--wit` world, and whether the header is for it.
+        let checked = if wit.given() {
             let (resolve, id) = wit.world()?;
-            Some(WitWorld::read(&resolve, id)?)
+            let world = WitWorld::read(&resolve, id)?;
+            let check = world.expected().check(path, &info);
+            Some((world, check))
         } else {
             None
         };
         let text = if json {
             let mut value = native_json(&file, &info);
-            if let Some(world) = &world {
-                value["wit"] = wit_json(world, world.expected().check(path, &info));
+            if let Some((world, check)) = &checked {
+                value["wit"] = wit_json(world, check);
             }
             serde_json::to_string_pretty(&value).expect("JSON of strings")
         } else {
             let mut text = native_text(&file, &info);
-            if let Some(world) = &world {
-                text.push_str(&wit_text(world, world.expected().check(path, &info)));
+            if let Some((world, check)) = &checked {
+                text.push_str(&wit_text(world, check));
             }
             text
         };
-        if let Some(world) = &world {
-            // The header is shown either way; a mismatch is then the error.
-            if let Err(e) = world.expected().check(path, &info) {
-                crate::say!("{}", text.trim_end());
-                return Err(e.into());
-            }
+        // The header is shown either way; a mismatch is then the error.
+        if let Some((_, Err(e))) = checked {
+            crate::say!("{}", text.trim_end());
+            return Err(e.into());
         }
         text
     } else {
@@ -306,7 +307,7 @@ fn native_text(file: &str, h: &wasmplug_native::HeaderInfo) -> String {
 
 /// The `--wit` world's lines: whether the header is for it, and its
 /// exports with their types.
-fn wit_text(world: &WitWorld, check: Result<(), NativeError>) -> String {
+fn wit_text(world: &WitWorld, check: &Result<(), NativeError>) -> String {
     let mut out = String::new();
     let verdict = match check {
         Ok(()) => "matches the header".to_owned(),
@@ -332,13 +333,13 @@ fn wit_text(world: &WitWorld, check: Result<(), NativeError>) -> String {
     out
 }
 
-fn wit_json(world: &WitWorld, check: Result<(), NativeError>) -> Value {
+fn wit_json(world: &WitWorld, check: &Result<(), NativeError>) -> Value {
     json!({
         "world": world.world(),
         "contract": world.contract(),
         "wit_digest": format!("sha256:{}", world.wit_digest().to_hex()),
         "matches": check.is_ok(),
-        "mismatch": check.err().map(|e| e.to_string()),
+        "mismatch": check.as_ref().err().map(ToString::to_string),
         "exports": world.exports().iter().map(|e| match e.ty() {
             Ok(ty) => json!({ "name": e.name(), "signature": ty.to_string() }),
             Err(reason) => json!({ "name": e.name(), "unsupported": reason }),

@@ -10,7 +10,7 @@ use std::ffi::c_void;
 use std::fmt;
 use std::path::Path;
 
-use wasm_wave::value::{FuncType, Value};
+use wasm_wave::value::{FuncType, Type, Value};
 use wasm_wave::wasm::WasmFunc;
 use wasmplug_core::{Digest, Metadata};
 use wasmplug_native_wit::{AbiWorld, BASE, LOG};
@@ -52,8 +52,26 @@ pub struct DynamicNativePlugin {
 #[derive(Clone)]
 pub struct DynamicExport {
     name: String,
-    ty: Result<FuncType, String>,
+    ty: Result<Signature, String>,
     entry: Option<DynamicEntry>,
+}
+
+/// An export's type, with each parameter's and the result's type and
+/// lowered size: worked out once, when the world is read.
+#[derive(Clone)]
+struct Signature {
+    ty: FuncType,
+    params: Vec<(Type, usize)>,
+    result: Option<(Type, usize)>,
+}
+
+impl Signature {
+    fn new(ty: FuncType) -> Result<Signature, String> {
+        let sized = |t: Type| layout(&t).map(|l| (t, l.size));
+        let params = ty.params().map(sized).collect::<Result<_, _>>()?;
+        let result = ty.results().next().map(sized).transpose()?;
+        Ok(Signature { ty, params, result })
+    }
 }
 
 impl DynamicExport {
@@ -69,7 +87,7 @@ impl DynamicExport {
     ///
     /// The reason, as text.
     pub fn ty(&self) -> Result<&FuncType, &str> {
-        self.ty.as_ref().map_err(String::as_str)
+        self.ty.as_ref().map(|s| &s.ty).map_err(String::as_str)
     }
 }
 
@@ -122,14 +140,8 @@ impl WitWorld {
                             .map_err(|e| e.to_string())
                     }
                 })
-                .and_then(|ty| {
-                    // Every type must have a lowered layout.
-                    let laid_out = ty
-                        .params()
-                        .chain(ty.results())
-                        .try_for_each(|t| layout(&t).map(drop));
-                    laid_out.map(|()| ty)
-                });
+                // Every type must have a lowered layout.
+                .and_then(Signature::new);
             exports.push(DynamicExport {
                 name: abi.export_name(&f),
                 ty,
@@ -343,51 +355,49 @@ impl DynamicNativePlugin {
         args: &[Value],
     ) -> Result<Option<Value>, NativeError> {
         let name = &export.name;
-        let (ty, entry) = match (&export.ty, export.entry) {
-            (Ok(ty), Some(entry)) => (ty, entry),
-            (Err(reason), _) => {
-                return Err(NativeError::UnsupportedExport {
-                    plugin: self.label.clone(),
-                    export: name.clone(),
-                    reason: reason.clone(),
+        // Only this plugin's exports have its entry points.
+        let entry = match export.entry {
+            Some(entry) if self.exports.iter().any(|e| std::ptr::eq(e, export)) => entry,
+            _ => {
+                return Err(match &export.ty {
+                    Err(reason) => NativeError::UnsupportedExport {
+                        plugin: self.label.clone(),
+                        export: name.clone(),
+                        reason: reason.clone(),
+                    },
+                    Ok(_) => NativeError::NoSuchExport {
+                        plugin: self.label.clone(),
+                        export: name.clone(),
+                        candidates: Vec::new(),
+                    },
                 });
             }
-            (Ok(_), None) => {
-                return Err(NativeError::NoSuchExport {
-                    plugin: self.label.clone(),
-                    export: name.clone(),
-                    candidates: Vec::new(),
-                });
-            }
+        };
+        let Ok(sig) = &export.ty else {
+            unreachable!("an export with an entry point has a type")
         };
         let invalid = |reason: String| NativeError::InvalidArgument {
             plugin: self.label.clone(),
             export: name.clone(),
             reason,
         };
-        let params: Vec<_> = ty.params().collect();
-        if params.len() != args.len() {
+        if sig.params.len() != args.len() {
             return Err(invalid(format!(
                 "{} arguments given, it takes {}",
                 args.len(),
-                params.len()
+                sig.params.len()
             )));
         }
         let mut arena = Arena::default();
         let mut lowered = Vec::with_capacity(args.len());
-        for (i, (t, v)) in params.iter().zip(args).enumerate() {
-            let size = layout(t).map_err(&invalid)?.size;
-            let mut bytes = vec![0; size];
+        for (i, ((t, size), v)) in sig.params.iter().zip(args).enumerate() {
+            let mut bytes = vec![0; *size];
             layout::lower(t, v, &mut bytes, &mut arena)
                 .map_err(|e| invalid(format!("argument {}: {e}", i + 1)))?;
             lowered.push(aligned(&bytes));
         }
         let pointers: Vec<*const c_void> = lowered.iter().map(|b| b.as_ptr().cast()).collect();
-        let result = ty.results().next();
-        let size = match &result {
-            Some(t) => layout(t).map_err(&invalid)?.size,
-            None => 0,
-        };
+        let size = sig.result.as_ref().map_or(0, |(_, size)| *size);
         let mut out = vec![0u64; size.div_ceil(8).max(1)];
         // SAFETY: the export's dynamic entry point (its header matched the
         // world), with one pointer per parameter to its lowered value (kept
@@ -397,13 +407,13 @@ impl DynamicNativePlugin {
         if status != Status::OK {
             return Err(self.library.failure(status, name));
         }
-        let Some(t) = result else {
+        let Some((t, _)) = &sig.result else {
             return Ok(None);
         };
         let bytes: Vec<u8> = out.iter().flat_map(|w| w.to_ne_bytes()).collect();
         // SAFETY: on OK the plugin wrote its lowered result to `out`; what
         // it points to stays valid until post-call, which runs next.
-        let value = unsafe { layout::lift(&t, &bytes[..size]) };
+        let value = unsafe { layout::lift(t, &bytes[..size]) };
         // SAFETY: the ABI's post-call, on the thread that made the call.
         unsafe { (self.post_call)() };
         value
@@ -429,7 +439,7 @@ impl fmt::Debug for DynamicExport {
         let mut d = f.debug_struct("DynamicExport");
         d.field("name", &self.name);
         match &self.ty {
-            Ok(ty) => d.field("ty", &ty.to_string()),
+            Ok(sig) => d.field("ty", &sig.ty.to_string()),
             Err(reason) => d.field("unsupported", reason),
         };
         d.finish()

@@ -6,6 +6,7 @@
 #![allow(unsafe_code, reason = "results are read through the plugin's pointers")]
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use wasm_wave::value::{Type, Value};
 use wasm_wave::wasm::{WasmType, WasmTypeKind, WasmValue};
@@ -57,11 +58,13 @@ const SLICE: Layout = Layout {
 /// What a `result` without an `ok` or `err` type holds there: `()` lowers
 /// to a `u8`.
 const UNIT: Layout = Layout::scalar(1);
+/// An option's `is_some`, a result's `is_err`.
+const FLAG: Layout = Layout::scalar(1);
 
 /// The layout of a variant `{ u32 tag; union { …payloads } payload }` with
 /// the payload's offset. A union of no payloads (only its `none: ()` field)
 /// has size 0.
-fn variant(payloads: impl IntoIterator<Item = Layout>) -> Result<(usize, Layout), String> {
+fn variant(payloads: impl IntoIterator<Item = Layout>) -> (usize, Layout) {
     let (mut size, mut align) = (0, 1);
     for p in payloads {
         size = size.max(p.size);
@@ -72,7 +75,49 @@ fn variant(payloads: impl IntoIterator<Item = Layout>) -> Result<(usize, Layout)
         align,
     };
     let (offsets, layout) = strukt([Layout::scalar(4), union]);
-    Ok((offsets[1], layout))
+    (offsets[1], layout)
+}
+
+/// Where the parts of a compound lowered value of type `ty` lie in its
+/// bytes: a record's fields and a tuple's elements in order, a variant's
+/// payload for each case (empty for a case without one), an option's
+/// value, a result's `ok` then `err`. Nothing for any other type.
+fn parts(ty: &Type) -> Result<Vec<Range<usize>>, String> {
+    // The fields after `head` in a C struct of `head` then `fields`.
+    let after = |head: Option<Layout>, fields: Vec<Layout>| -> Vec<Range<usize>> {
+        let skip = usize::from(head.is_some());
+        let (offsets, _) = strukt(head.into_iter().chain(fields.iter().copied()));
+        offsets[skip..]
+            .iter()
+            .zip(&fields)
+            .map(|(&at, l)| at..at + l.size)
+            .collect()
+    };
+    let all = |types: Vec<Type>| types.iter().map(layout).collect::<Result<Vec<_>, _>>();
+    Ok(match ty.kind() {
+        WasmTypeKind::Record => after(None, all(ty.record_fields().map(|(_, t)| t).collect())?),
+        WasmTypeKind::Tuple => after(None, all(ty.tuple_element_types().collect())?),
+        WasmTypeKind::Option => {
+            let some = ty.option_some_type().ok_or("an option without a type")?;
+            after(Some(FLAG), vec![layout(&some)?])
+        }
+        WasmTypeKind::Result => {
+            let (ok, err) = result_layouts(ty)?;
+            after(Some(FLAG), vec![ok, err])
+        }
+        WasmTypeKind::Variant => {
+            let payloads = ty
+                .variant_cases()
+                .map(|(_, t)| t.map(|t| layout(&t)).transpose())
+                .collect::<Result<Vec<_>, _>>()?;
+            let (at, _) = variant(payloads.iter().flatten().copied());
+            payloads
+                .iter()
+                .map(|p| at..at + p.map_or(0, |l| l.size))
+                .collect()
+        }
+        _ => Vec::new(),
+    })
 }
 
 /// The lowered layout of `ty`.
@@ -110,15 +155,15 @@ pub(crate) fn layout(ty: &Type) -> Result<Layout, String> {
                 .variant_cases()
                 .filter_map(|(_, t)| t.map(|t| layout(&t)))
                 .collect::<Result<Vec<_>, _>>()?;
-            variant(payloads)?.1
+            variant(payloads).1
         }
         WasmTypeKind::Option => {
             let some = ty.option_some_type().ok_or("an option without a type")?;
-            strukt([Layout::scalar(1), layout(&some)?]).1
+            strukt([FLAG, layout(&some)?]).1
         }
         WasmTypeKind::Result => {
             let (ok, err) = result_layouts(ty)?;
-            strukt([Layout::scalar(1), ok, err]).1
+            strukt([FLAG, ok, err]).1
         }
         other => return Err(format!("WIT type `{other}` is not in the native ABI (v1)")),
     })
@@ -219,54 +264,40 @@ pub(crate) fn lower(
             put_slice(out, address, items.len());
         }
         WasmTypeKind::Record => {
-            let fields: Vec<(Cow<'_, str>, Type)> = ty.record_fields().collect();
-            let layouts = fields
-                .iter()
-                .map(|(_, t)| layout(t))
-                .collect::<Result<Vec<_>, _>>()?;
-            let (offsets, _) = strukt(layouts.iter().copied());
             let values: Vec<(Cow<'_, str>, Cow<'_, Value>)> = value.unwrap_record().collect();
-            for (((name, t), l), at) in fields.iter().zip(&layouts).zip(offsets) {
+            for ((name, t), at) in ty.record_fields().zip(parts(ty)?) {
                 let (_, v) = values
                     .iter()
-                    .find(|(n, _)| n == name)
+                    .find(|(n, _)| *n == name)
                     .ok_or_else(|| format!("the record has no field `{name}`"))?;
-                lower(t, v, &mut out[at..at + l.size], arena)?;
+                lower(&t, v, &mut out[at], arena)?;
             }
         }
         WasmTypeKind::Tuple => {
-            let types: Vec<Type> = ty.tuple_element_types().collect();
-            let layouts = types.iter().map(layout).collect::<Result<Vec<_>, _>>()?;
-            let (offsets, _) = strukt(layouts.iter().copied());
             let values: Vec<Cow<'_, Value>> = value.unwrap_tuple().collect();
-            if values.len() != types.len() {
+            let at = parts(ty)?;
+            if values.len() != at.len() {
                 return Err(format!(
                     "a tuple of {} where a tuple of {} is expected",
                     values.len(),
-                    types.len()
+                    at.len()
                 ));
             }
-            for (((t, l), at), v) in types.iter().zip(&layouts).zip(offsets).zip(&values) {
-                lower(t, v, &mut out[at..at + l.size], arena)?;
+            for ((t, at), v) in ty.tuple_element_types().zip(at).zip(&values) {
+                lower(&t, v, &mut out[at], arena)?;
             }
         }
         WasmTypeKind::Variant => {
-            let cases: Vec<(Cow<'_, str>, Option<Type>)> = ty.variant_cases().collect();
-            let (payload_at, _) = variant(
-                cases
-                    .iter()
-                    .filter_map(|(_, t)| t.as_ref().map(layout))
-                    .collect::<Result<Vec<_>, _>>()?,
-            )?;
             let (case, payload) = value.unwrap_variant();
-            let tag = cases
-                .iter()
-                .position(|(name, _)| *name == case)
+            let (tag, (_, t)) = ty
+                .variant_cases()
+                .enumerate()
+                .find(|(_, (name, _))| *name == case)
                 .ok_or_else(|| format!("`{case}` is not a case of the variant"))?;
             put(out, 0, &(tag as u32).to_ne_bytes());
-            if let (Some(t), Some(v)) = (&cases[tag].1, payload) {
-                let size = layout(t)?.size;
-                lower(t, &v, &mut out[payload_at..payload_at + size], arena)?;
+            if let (Some(t), Some(v)) = (t, payload) {
+                let at = parts(ty)?.swap_remove(tag);
+                lower(&t, &v, &mut out[at], arena)?;
             }
         }
         WasmTypeKind::Enum => {
@@ -278,27 +309,25 @@ pub(crate) fn lower(
             put(out, 0, &(tag as u32).to_ne_bytes());
         }
         WasmTypeKind::Option => {
-            let some = ty.option_some_type().ok_or("an option without a type")?;
-            let (offsets, _) = strukt([Layout::scalar(1), layout(&some)?]);
             if let Some(v) = value.unwrap_option() {
+                let some = ty.option_some_type().ok_or("an option without a type")?;
                 out[0] = 1;
-                let size = layout(&some)?.size;
-                lower(&some, &v, &mut out[offsets[1]..offsets[1] + size], arena)?;
+                let at = parts(ty)?.swap_remove(0);
+                lower(&some, &v, &mut out[at], arena)?;
             }
         }
         WasmTypeKind::Result => {
             let (ok, err) = ty.result_types().ok_or("a result without types")?;
-            let (ok_layout, err_layout) = result_layouts(ty)?;
-            let (offsets, _) = strukt([Layout::scalar(1), ok_layout, err_layout]);
-            let (t, v, at, size) = match value.unwrap_result() {
-                Ok(v) => (ok, v, offsets[1], ok_layout.size),
+            let mut at = parts(ty)?;
+            let (t, v, at) = match value.unwrap_result() {
+                Ok(v) => (ok, v, at.swap_remove(0)),
                 Err(v) => {
                     out[0] = 1;
-                    (err, v, offsets[2], err_layout.size)
+                    (err, v, at.swap_remove(1))
                 }
             };
             if let (Some(t), Some(v)) = (t, v) {
-                lower(&t, &v, &mut out[at..at + size], arena)?;
+                lower(&t, &v, &mut out[at], arena)?;
             }
         }
         other => return Err(format!("WIT type `{other}` is not in the native ABI (v1)")),
@@ -392,50 +421,36 @@ pub(crate) unsafe fn lift(ty: &Type, bytes: &[u8]) -> Result<Value, String> {
         }
         WasmTypeKind::Record => {
             let fields: Vec<(Cow<'_, str>, Type)> = ty.record_fields().collect();
-            let layouts = fields
-                .iter()
-                .map(|(_, t)| layout(t))
-                .collect::<Result<Vec<_>, _>>()?;
-            let (offsets, _) = strukt(layouts.iter().copied());
             let mut values = Vec::new();
-            for (((name, t), l), at) in fields.iter().zip(&layouts).zip(offsets) {
+            for ((name, t), at) in fields.iter().zip(parts(ty)?) {
                 // SAFETY: the field, lowered, at its offset.
-                values.push((name.as_ref(), unsafe { lift(t, &bytes[at..at + l.size]) }?));
+                values.push((name.as_ref(), unsafe { lift(t, &bytes[at]) }?));
             }
             made(Value::make_record(ty, values))?
         }
         WasmTypeKind::Tuple => {
-            let types: Vec<Type> = ty.tuple_element_types().collect();
-            let layouts = types.iter().map(layout).collect::<Result<Vec<_>, _>>()?;
-            let (offsets, _) = strukt(layouts.iter().copied());
             let mut values = Vec::new();
-            for ((t, l), at) in types.iter().zip(&layouts).zip(offsets) {
+            for (t, at) in ty.tuple_element_types().zip(parts(ty)?) {
                 // SAFETY: the element, lowered, at its offset.
-                values.push(unsafe { lift(t, &bytes[at..at + l.size]) }?);
+                values.push(unsafe { lift(&t, &bytes[at]) }?);
             }
             made(Value::make_tuple(ty, values))?
         }
         WasmTypeKind::Variant => {
-            let cases: Vec<(Cow<'_, str>, Option<Type>)> = ty.variant_cases().collect();
-            let (payload_at, _) = variant(
-                cases
-                    .iter()
-                    .filter_map(|(_, t)| t.as_ref().map(layout))
-                    .collect::<Result<Vec<_>, _>>()?,
-            )?;
             let tag = u32::from_ne_bytes(word(bytes, 0));
-            let (name, payload) = cases
-                .get(tag as usize)
+            let (name, payload) = ty
+                .variant_cases()
+                .nth(tag as usize)
                 .ok_or_else(|| format!("{tag} is not a case of the variant"))?;
             let payload = match payload {
                 Some(t) => {
-                    let size = layout(t)?.size;
+                    let at = parts(ty)?.swap_remove(tag as usize);
                     // SAFETY: the tag says this case's payload was written.
-                    Some(unsafe { lift(t, &bytes[payload_at..payload_at + size]) }?)
+                    Some(unsafe { lift(&t, &bytes[at]) }?)
                 }
                 None => None,
             };
-            made(Value::make_variant(ty, name, payload))?
+            made(Value::make_variant(ty, &name, payload))?
         }
         WasmTypeKind::Enum => {
             let tag = u32::from_ne_bytes(word(bytes, 0));
@@ -447,28 +462,24 @@ pub(crate) unsafe fn lift(ty: &Type, bytes: &[u8]) -> Result<Value, String> {
         }
         WasmTypeKind::Option => {
             let some = ty.option_some_type().ok_or("an option without a type")?;
-            let l = layout(&some)?;
-            let (offsets, _) = strukt([Layout::scalar(1), l]);
             let value = match bytes[0] {
                 0 => None,
                 // SAFETY: `is_some` says the value was written.
-                1 => Some(unsafe { lift(&some, &bytes[offsets[1]..offsets[1] + l.size]) }?),
+                1 => Some(unsafe { lift(&some, &bytes[parts(ty)?.swap_remove(0)]) }?),
                 other => return Err(format!("{other} is not an option's `is_some`")),
             };
             made(Value::make_option(ty, value))?
         }
         WasmTypeKind::Result => {
             let (ok, err) = ty.result_types().ok_or("a result without types")?;
-            let (ok_layout, err_layout) = result_layouts(ty)?;
-            let (offsets, _) = strukt([Layout::scalar(1), ok_layout, err_layout]);
-            let side = |t: Option<Type>, at: usize, size: usize| {
+            let mut at = parts(ty)?;
+            let side = |t: Option<Type>, at: Range<usize>| {
                 // SAFETY: `is_err` says which side was written.
-                t.map(|t| unsafe { lift(&t, &bytes[at..at + size]) })
-                    .transpose()
+                t.map(|t| unsafe { lift(&t, &bytes[at]) }).transpose()
             };
             let value = match bytes[0] {
-                0 => Ok(side(ok, offsets[1], ok_layout.size)?),
-                1 => Err(side(err, offsets[2], err_layout.size)?),
+                0 => Ok(side(ok, at.swap_remove(0))?),
+                1 => Err(side(err, at.swap_remove(1))?),
                 other => return Err(format!("{other} is not a result's `is_err`")),
             };
             made(Value::make_result(ty, value))?
